@@ -1,0 +1,1 @@
+"""talkface.render.splat"""
