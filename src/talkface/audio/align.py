@@ -1,0 +1,209 @@
+"""Forced phone alignment of English speech to its transcript with pocketsphinx (en-us model from the wheel).
+
+Recipe (measured in the offline-dependency notes): a fresh `Decoder` per utterance, `dither=True` (digital
+silence otherwise breaks the phone pass), `bestpath=False` (otherwise the second pass fails); pass 1 aligns
+words, pass 2 (`set_alignment`) aligns phones, in 10 ms frames. Words missing from cmudict get a
+pronunciation from espeak-ng. Audio longer than `MAX_SEGMENT_S` is cut at silences found by silero-vad and
+the words are shared out in proportion to the speech in each piece. Alignment is English-only: other
+languages fail with a `UserError` that says so.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import UserError
+from .phones import SIL, Phone, merge_adjacent, normalise_arpabet
+from .text import words_of
+
+SR = 16000
+MAX_SEGMENT_S = 30.0
+
+
+@lru_cache(maxsize=1)
+def _model_paths() -> dict[str, str]:
+    """Paths of the en-us acoustic model and cmudict shipped in the pocketsphinx wheel."""
+    from pocketsphinx import get_model_path
+
+    root = get_model_path()
+    return {"hmm": os.path.join(root, "en-us", "en-us"), "dict": os.path.join(root, "en-us", "cmudict-en-us.dict")}
+
+
+@lru_cache(maxsize=1)
+def _cmudict() -> dict[str, str]:
+    """cmudict (first pronunciation of each word), read once, for OOV checks without a decoder."""
+    out: dict[str, str] = {}
+    with open(_model_paths()["dict"], encoding="utf-8") as fh:
+        for line in fh:
+            word, _, phones = line.strip().partition(" ")
+            if "(" not in word:
+                out.setdefault(word, phones)
+    return out
+
+
+def pronunciation(word: str) -> str:
+    """Space-separated ARPAbet pronunciation of `word`: cmudict if present, else espeak-ng letter-to-sound."""
+    hit = _cmudict().get(word)
+    if hit:
+        return hit
+    from .espeak import word_to_arpabet
+
+    phones = word_to_arpabet(word)
+    return " ".join(phones) if phones else ""
+
+
+def align(audio: np.ndarray, sr: int, transcript: str) -> list[Phone]:
+    """Phones of `transcript` (English) timed against `audio`; raises `UserError` when alignment fails."""
+    words = words_of(transcript)
+    if not words:
+        raise UserError("the transcript has no words to align.")
+    audio16 = _to_16k(audio, sr)
+    if len(audio16) < SR // 10:
+        raise UserError("the audio is too short to align (under 0.1 s).")
+    if len(audio16) <= MAX_SEGMENT_S * SR:
+        phones = _align_segment(audio16, words)
+    else:
+        phones = _align_long(audio16, words)
+    return _fill_silence(phones, len(audio16) / SR)
+
+
+def _to_16k(audio: np.ndarray, sr: int) -> np.ndarray:
+    """Mono float32 audio resampled to 16 kHz."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1 if audio.shape[1] <= 8 else 0)
+    if sr != SR:
+        import soxr
+
+        audio = soxr.resample(audio, sr, SR).astype(np.float32)
+    return audio
+
+
+def _pcm16(audio16: np.ndarray) -> bytes:
+    """Peak-normalised int16 bytes (pocketsphinx works on 16-bit PCM)."""
+    peak = float(np.max(np.abs(audio16))) if len(audio16) else 0.0
+    scale = 0.9 / peak if peak > 1e-6 else 1.0
+    return (np.clip(audio16 * scale, -1, 1) * 32767).astype(np.int16).tobytes()
+
+
+def _new_decoder(words: list[str]):
+    """A fresh pocketsphinx Decoder with the alignment settings and any OOV words added."""
+    from pocketsphinx import Decoder
+
+    paths = _model_paths()
+    dec = Decoder(hmm=paths["hmm"], dict=paths["dict"], lm=None, samprate=SR, bestpath=False, dither=True,
+                  loglevel="FATAL")
+    for word in sorted(set(words)):
+        if dec.lookup_word(word) is None:
+            pron = pronunciation(word)
+            if pron:
+                dec.add_word(word, pron, update=False)
+    dec.add_word("<sil>", "SIL", update=True) if dec.lookup_word("<sil>") is None else None
+    return dec
+
+
+def _align_segment(audio16: np.ndarray, words: list[str], offset: float = 0.0) -> list[Phone]:
+    """Two-pass (words, then phones) alignment of one utterance; times are shifted by `offset` seconds."""
+    from .espeak import word_to_arpabet  # noqa: F401  (import early so failures surface as ImportError)
+
+    dec = _new_decoder(words)
+    speakable = [w for w in words if dec.lookup_word(w) is not None]
+    if not speakable:
+        raise UserError("none of the transcript's words could be pronounced (alignment is English-only).")
+    pcm = _pcm16(audio16)
+    try:
+        dec.set_align_text(" ".join(speakable))
+        dec.start_utt()
+        dec.process_raw(pcm, full_utt=True)
+        dec.end_utt()
+        dec.set_alignment()
+        dec.start_utt()
+        dec.process_raw(pcm, full_utt=True)
+        dec.end_utt()
+        alignment = dec.get_alignment()
+    except RuntimeError:
+        alignment = None
+    if alignment is None:
+        raise UserError("forced alignment failed: the transcript does not match the audio "
+                        "(alignment is English-only).")
+    phones = []
+    for word in alignment:
+        for ph in word:
+            label = normalise_arpabet(ph.name)
+            phones.append(Phone(label, offset + ph.start / 100.0, offset + (ph.start + ph.duration) / 100.0))
+    if not any(p.label != SIL for p in phones):
+        raise UserError("forced alignment found no speech for the transcript (alignment is English-only).")
+    return phones
+
+
+def _fill_silence(phones: list[Phone], total: float) -> list[Phone]:
+    """Make phones contiguous over [0, total]: gaps and the ends become SIL."""
+    out: list[Phone] = []
+    t = 0.0
+    for p in sorted(phones, key=lambda q: q.start):
+        start, end = max(p.start, t), min(p.end, total)
+        if start > t + 1e-6:
+            out.append(Phone(SIL, t, start))
+        if end > start:
+            out.append(Phone(p.label, start, end))
+            t = end
+    if total > t + 1e-6:
+        out.append(Phone(SIL, t, total))
+    return merge_adjacent(out)
+
+
+def speech_segments(audio16: np.ndarray) -> list[tuple[float, float]]:
+    """Speech regions (seconds) found by silero-vad."""
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    with torch.inference_mode():
+        stamps = get_speech_timestamps(torch.from_numpy(np.ascontiguousarray(audio16)), _vad_model(),
+                                       sampling_rate=SR, return_seconds=True)
+    return [(float(s["start"]), float(s["end"])) for s in stamps]
+
+
+@lru_cache(maxsize=1)
+def _vad_model():
+    """silero-vad (weights shipped in its wheel), loaded once."""
+    from silero_vad import load_silero_vad
+
+    return load_silero_vad(onnx=True)
+
+
+def split_points(speech: list[tuple[float, float]], total: float, max_len: float = MAX_SEGMENT_S) -> list[float]:
+    """Cut times at the middle of silences so every piece is at most about `max_len` seconds."""
+    cuts = [0.0]
+    gaps = [((a_end + b_start) / 2) for (_, a_end), (b_start, _) in zip(speech, speech[1:])]
+    for g in gaps:
+        if g - cuts[-1] > max_len * 0.5:
+            nxt = [h for h in gaps if h > g and h - cuts[-1] <= max_len]
+            if not nxt:
+                cuts.append(g)
+    while total - cuts[-1] > max_len:  # no usable silence: hard cut
+        cuts.append(cuts[-1] + max_len)
+    return cuts + [total]
+
+
+def _align_long(audio16: np.ndarray, words: list[str]) -> list[Phone]:
+    """Align long audio piecewise: cut at silences, share words by speech duration, align each piece."""
+    total = len(audio16) / SR
+    speech = speech_segments(audio16)
+    if not speech:
+        raise UserError("no speech found in the audio to align.")
+    cuts = split_points(speech, total)
+    speech_in = [sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in speech) for lo, hi in zip(cuts, cuts[1:])]
+    weights = np.array([len(w) + 1 for w in words], dtype=float)
+    edges = np.cumsum(speech_in) / max(sum(speech_in), 1e-9) * weights.sum()
+    word_end = np.searchsorted(np.cumsum(weights), edges, side="left") + 1
+    phones, w0 = [], 0
+    for k, (lo, hi) in enumerate(zip(cuts, cuts[1:])):
+        w1 = len(words) if k == len(cuts) - 2 else int(min(word_end[k], len(words)))
+        piece_words = words[w0:w1]
+        if piece_words:
+            a, b = int(lo * SR), int(hi * SR)
+            phones += _align_segment(audio16[a:b], piece_words, offset=lo)
+        w0 = w1
+    return phones

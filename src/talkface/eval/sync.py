@@ -1,0 +1,120 @@
+"""Lip sync without SyncNet: mouth-opening correlation and the audio-visual offset.
+
+Sign convention of every lag here: lag k > 0 means the AUDIO IS LATE by k video frames (the sound that belongs
+to video frame t is heard at frame t + k); delaying a clip's audio by 5 frames raises its offset by 5.
+Real speech typically gives a small positive offset (+1..+3 frames on our clips) because the mouth opens
+slightly before the sound it shapes.
+
+The speech signal is pluggable: any function (audio, sr, n_frames, fps) -> [n_frames] registered in
+`SPEECH_SIGNALS`. `envelope` (speech-band amplitude) is always available; `openness` (the phoneme encoder's
+mouth-openness read-out) is registered when `talkface.audio` provides it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+SpeechSignal = Callable[[np.ndarray, int, int, float], np.ndarray]
+"""(mono float audio, sample rate, number of video frames, fps) -> one value per video frame."""
+
+DEFAULT_MAX_LAG = 10
+"""Lags searched: ±10 frames (±0.4 s at 25 fps), wider than real A/V misalignments on our clips (±7)."""
+
+MIN_OVERLAP = 25
+"""Fewest overlapping frames (1 s at 25 fps) a correlation is computed on; fewer gives NaN."""
+
+SPEECH_BAND_HZ = (300.0, 3000.0)
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation over positions where both are finite; 0.0 when either side is constant (no motion)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3:
+        return float("nan")
+    a, b = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
+    den = np.sqrt((a * a).sum() * (b * b).sum())
+    if den <= 1e-12 * max(1.0, len(a)):
+        return 0.0
+    return float((a * b).sum() / den)
+
+
+def mouth_correlation(generated: np.ndarray, reference: np.ndarray) -> float:
+    """Pearson correlation of generated vs reference mouth-opening series (frame-aligned, common length).
+
+    1 = the generated mouth opens and closes exactly when the reference does (up to scale); ~0 = unrelated
+    or frozen (a constant series gives exactly 0).
+    """
+    return pearson(generated, reference)
+
+
+def lagged_correlation(video: np.ndarray, audio: np.ndarray, max_lag: int = DEFAULT_MAX_LAG) -> tuple[np.ndarray, np.ndarray]:
+    """Correlation curve c(k) = pearson(video[t], audio[t + k]) for k = -max_lag..max_lag (k > 0: audio late)."""
+    lags = np.arange(-max_lag, max_lag + 1)
+    curve = np.full(len(lags), np.nan)
+    for i, k in enumerate(lags):
+        if k >= 0:
+            v, a = video[: max(len(video) - k, 0)], audio[k:]
+        else:
+            v, a = video[-k:], audio[: max(len(audio) + k, 0)]
+        n = min(len(v), len(a))
+        if n >= MIN_OVERLAP:
+            curve[i] = pearson(v[:n], a[:n])
+    return lags, curve
+
+
+@dataclass
+class AVOffset:
+    """Result of `av_offset`: best lag, its correlation, and the whole curve (for plots)."""
+
+    offset: int  # frames; > 0 means the audio is late
+    confidence: float  # peak correlation c(offset)
+    prominence: float  # peak minus the median of the curve
+    lags: np.ndarray
+    curve: np.ndarray
+
+
+def av_offset(mouth: np.ndarray, speech: np.ndarray, max_lag: int = DEFAULT_MAX_LAG) -> AVOffset:
+    """Audio-visual offset: the lag k in ±max_lag maximising c(k) = pearson(mouth[t], speech[t + k]).
+
+    Confidence is the peak height c(offset) (a Pearson correlation, -1..1); prominence = peak - median over
+    lags separates a sharp sync peak from a curve that is high everywhere. k > 0: audio late by k frames.
+    """
+    lags, curve = lagged_correlation(mouth, speech, max_lag)
+    if not np.isfinite(curve).any():
+        return AVOffset(0, float("nan"), float("nan"), lags, curve)
+    i = int(np.nanargmax(curve))
+    peak = float(curve[i])
+    return AVOffset(int(lags[i]), peak, peak - float(np.nanmedian(curve)), lags, curve)
+
+
+def speech_envelope(audio: np.ndarray, sr: int, n_frames: int, fps: float = 25.0) -> np.ndarray:
+    """Speech-band amplitude per video frame: sqrt of STFT power in 300–3000 Hz, 64 ms Hann windows centred on
+    each frame's instant k / fps (zero beyond the end of the audio)."""
+    import librosa
+
+    hop = sr / fps
+    n_fft = 1 << int(np.ceil(np.log2(0.064 * sr)))
+    centers = np.round(np.arange(n_frames) * hop).astype(np.int64)
+    half = n_fft // 2
+    padded = np.pad(np.asarray(audio, np.float32), (half, half + n_fft))
+    idx = centers[:, None] + np.arange(n_fft)[None, :]
+    idx = np.minimum(idx, len(padded) - 1)
+    frames = padded[idx] * np.hanning(n_fft).astype(np.float32)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    band = (freqs >= SPEECH_BAND_HZ[0]) & (freqs <= SPEECH_BAND_HZ[1])
+    return np.sqrt(power[:, band].sum(axis=1)).astype(np.float32)
+
+
+SPEECH_SIGNALS: dict[str, SpeechSignal] = {"envelope": speech_envelope}
+"""Registered speech signals for the AV offset; add one with `register_speech_signal`."""
+
+
+def register_speech_signal(name: str, fn: SpeechSignal) -> None:
+    """Make `fn` selectable as `speech_signal=name` in `evaluate` and `talkface eval --speech-signal`."""
+    SPEECH_SIGNALS[name] = fn

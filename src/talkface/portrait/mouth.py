@@ -1,0 +1,141 @@
+"""Inner-mouth appearance prior: teeth, tongue and dark cavity synthesised for a mouth opened wider than the photo's.
+
+The prior lives in a normalised, mouth-aligned patch (`PATCH_W` x `PATCH_H`): the 20 inner-lip landmarks are
+pinned to an ellipse around the patch centre (corners left/right, lip midpoints top/bottom), so any mouth shape
+maps onto it by a fan of triangles. It is a mean texture plus a few PCA modes whose coefficients are a function
+of the mouth opening (gap / width), learned from the inner-mouth regions of real talking clips by
+`python -m talkface.portrait.train_mouth_prior` and shipped as `portrait/data/mouth_prior.npz` (see the model
+card `portrait/data/MOUTH_PRIOR.md`). Patches are stored exposure-normalised (divided by the lip luminance
+of their clip) and recoloured for each person from that person's lips and skin.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..store import load_npz, save_npz
+
+PATCH_W, PATCH_H = 80, 40
+N_INNER = 20  # talkface.face.landmarks.LIPS_INNER: 13 (upper mid), ..., 78 (corner), ..., 14, ..., 308, ...
+PRIOR_VERSION = 1
+PRIOR_PATH = Path(__file__).with_name("data") / "mouth_prior.npz"
+CHEEK_0 = (116, 117, 118, 101, 36, 205, 187, 123)  # skin samples on the image-left cheek
+CHEEK_1 = (345, 346, 347, 330, 266, 425, 411, 352)
+
+
+def patch_layout() -> np.ndarray:
+    """[21, 2] patch coordinates of the inner-lip contour (LIPS_INNER order) and, last, the mouth centre."""
+    k = np.arange(N_INNER)
+    theta = -np.pi / 2 - 2 * np.pi * k / N_INNER  # k=0 top, 5 left corner, 10 bottom, 15 right corner
+    cx, cy = (PATCH_W - 1) / 2, (PATCH_H - 1) / 2
+    ring = np.stack([cx + cx * 0.97 * np.cos(theta), cy + cy * 0.95 * np.sin(theta)], 1)
+    return np.concatenate([ring, [[cx, cy]]]).astype(np.float32)
+
+
+def fan_triangles() -> np.ndarray:
+    """[20, 3] triangles joining consecutive inner-lip points to the centre vertex (index 20)."""
+    k = np.arange(N_INNER)
+    return np.stack([k, (k + 1) % N_INNER, np.full(N_INNER, N_INNER)], 1).astype(np.int32)
+
+
+def patch_mask() -> np.ndarray:
+    """[PATCH_H, PATCH_W] float32, 1 inside the contour ellipse of `patch_layout`, 0 outside."""
+    lay = patch_layout()
+    cx, cy = lay[-1]
+    rx, ry = cx * 0.97, cy * 0.95
+    yy, xx = np.mgrid[0:PATCH_H, 0:PATCH_W]
+    return (((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0).astype(np.float32)
+
+
+def mouth_opening(inner_xy: np.ndarray) -> np.ndarray:
+    """Opening (gap between inner-lip midpoints / distance between inner corners) of points [..., 20, 2]."""
+    gap = np.linalg.norm(inner_xy[..., 0, :] - inner_xy[..., 10, :], axis=-1)
+    width = np.linalg.norm(inner_xy[..., 5, :] - inner_xy[..., 15, :], axis=-1)
+    return gap / np.maximum(width, 1e-6)
+
+
+def inner_vertices(inner_xy: np.ndarray) -> np.ndarray:
+    """[21, 2]: the 20 inner-lip points and their mean (the fan centre)."""
+    return np.concatenate([inner_xy, inner_xy.mean(0, keepdims=True)]).astype(np.float32)
+
+
+@dataclass
+class MouthPrior:
+    """Mean + PCA modes of normalised inner-mouth patches, with mode coefficients tabulated against opening."""
+
+    mean: np.ndarray  # [H*W*3] float32, exposure-normalised RGB
+    modes: np.ndarray  # [K, H*W*3] float32
+    openings: np.ndarray  # [B] bin centres of mouth opening
+    coeffs: np.ndarray  # [B, K] mean coefficient of each mode in each opening bin
+    skin_tint: np.ndarray  # [3] mean skin RGB / luminance over the training clips
+    meta: dict
+
+    def texture(self, opening: float) -> np.ndarray:
+        """Normalised patch [PATCH_H, PATCH_W, 3] for this opening (coefficients interpolated between bins)."""
+        c = np.array([np.interp(opening, self.openings, self.coeffs[:, k]) for k in range(self.coeffs.shape[1])])
+        flat = self.mean + c.astype(np.float32) @ self.modes
+        return flat.reshape(PATCH_H, PATCH_W, 3)
+
+    def save(self, path: str | Path) -> None:
+        """Write as a versioned npz (modes stored as float16: the texture needs no more)."""
+        arrays = {"mean": self.mean.astype(np.float32), "modes": self.modes.astype(np.float16),
+                  "openings": self.openings, "coeffs": self.coeffs, "skin_tint": self.skin_tint}
+        save_npz(path, "MouthPrior", PRIOR_VERSION, arrays, {"patch": [PATCH_H, PATCH_W], **self.meta})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "MouthPrior":
+        """Read a prior written by `save`."""
+        arrays, meta = load_npz(path, "MouthPrior", PRIOR_VERSION)
+        return cls(mean=arrays["mean"].astype(np.float32), modes=arrays["modes"].astype(np.float32),
+                   openings=arrays["openings"].astype(np.float32), coeffs=arrays["coeffs"].astype(np.float32),
+                   skin_tint=arrays["skin_tint"].astype(np.float32), meta=meta)
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_mouth_prior() -> MouthPrior:
+    """The inner-mouth prior shipped with talkface (loaded once)."""
+    return MouthPrior.load(PRIOR_PATH)
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma of RGB values [..., 3]."""
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+@dataclass(frozen=True)
+class ColourStats:
+    """What recolours the prior for one person: lip luminance (exposure) and skin tint (light colour)."""
+
+    lip_luma: float
+    skin_tint: np.ndarray  # [3]
+
+
+def colour_stats(image: np.ndarray, outer_lips: np.ndarray, inner_lips: np.ndarray,
+                 cheeks: list[np.ndarray]) -> ColourStats:
+    """Median lip luminance (between the outer and inner lip contours) and skin tint from the cheek polygons."""
+    import cv2
+
+    h, w = image.shape[:2]
+    lips = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(lips, [np.round(outer_lips).astype(np.int32)], 1)
+    cv2.fillPoly(lips, [np.round(inner_lips).astype(np.int32)], 0)
+    skin = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(skin, [np.round(c).astype(np.int32) for c in cheeks], 1)
+    img = image.astype(np.float32)
+    lip_px = img[lips > 0] if lips.any() else img.reshape(-1, 3)
+    skin_px = img[skin > 0] if skin.any() else img.reshape(-1, 3)
+    lip_luma = float(np.median(luminance(lip_px)))
+    skin_rgb = np.median(skin_px, axis=0)
+    tint = skin_rgb / max(float(luminance(skin_rgb)), 1.0)
+    return ColourStats(lip_luma=max(lip_luma, 8.0), skin_tint=tint.astype(np.float32))
+
+
+def person_texture(prior: MouthPrior, opening: float, stats: ColourStats) -> np.ndarray:
+    """The prior's patch for `opening`, recoloured to the person: uint8 [PATCH_H, PATCH_W, 3]."""
+    tex = prior.texture(opening) * stats.lip_luma
+    tint = np.clip(stats.skin_tint / np.maximum(prior.skin_tint, 1e-3), 0.8, 1.25)
+    tex = tex * (0.5 + 0.5 * tint)  # half the light colour: teeth are not skin
+    return np.clip(tex + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,197 @@
+"""Public entry point: differentiable Gaussian rasterization (torch projection + numba tile kernels on the CPU,
+gsplat when the tensors live on a CUDA device and gsplat is installed)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import _kernels as K
+from .camera import Camera
+from .projection import colors_from_sh, project_gaussians
+
+EPS_ALPHA = 1e-6  # below this accumulated alpha the expected depth is reported as 0
+
+
+class NonFiniteGaussiansError(ValueError):
+    """A Gaussian parameter tensor holds NaN or inf (usually a diverged optimisation)."""
+
+
+@dataclass
+class Bins:
+    """Tile binning of one view: per-tile ranges into the depth-sorted intersection list, and the bookkeeping the
+    backward reduce needs (pre-sort slot ranges per depth rank and where each slot moved)."""
+
+    tiles_x: int
+    tiles_y: int
+    tile_start: np.ndarray  # [n_tiles + 1] int64
+    gid: np.ndarray  # [n_isect] int32 Gaussian of each intersection, grouped by tile, front to back
+    mask: np.ndarray  # [n_isect] uint8 sub-tile mask
+    order: np.ndarray  # [N] int64 Gaussians front to back
+    offsets: np.ndarray  # [N + 1] int64 pre-sort slot range of depth rank r
+    moved_to: np.ndarray  # [n_isect] int64 tile-sorted position of each pre-sort slot
+
+    @property
+    def n_isect(self) -> int:
+        """Number of (tile, Gaussian) intersections."""
+        return int(self.gid.size)
+
+
+def bin_gaussians(params: np.ndarray, depths: np.ndarray, valid: np.ndarray, width: int, height: int) -> Bins:
+    """Tile binning with exact ellipse culling, then a stable sort by tile that keeps the depth order inside tiles."""
+    tiles_x = -(-width // K.TILE)
+    tiles_y = -(-height // K.TILE)
+    order = np.argsort(depths, kind="stable").astype(np.int64)
+    with numba.parallel_chunksize(1):
+        counts = K.count_tiles(params, valid, width, height, tiles_x, tiles_y)
+    offsets = np.zeros(order.size + 1, np.int64)
+    np.cumsum(counts[order], out=offsets[1:])
+    n_isect = int(offsets[-1])
+    isect_tile = np.empty(n_isect, np.int32)
+    isect_gid = np.empty(n_isect, np.int32)
+    isect_mask = np.empty(n_isect, np.uint8)
+    with numba.parallel_chunksize(1):
+        K.write_intersections(params, valid, order, offsets, width, height, tiles_x, tiles_y, isect_tile, isect_gid,
+                              isect_mask)
+    tile_start, gid, mask, moved_to = K.sort_by_tile(isect_tile, isect_gid, isect_mask, tiles_x * tiles_y)
+    return Bins(tiles_x, tiles_y, tile_start, gid, mask, order, offsets, moved_to)
+
+
+def pack_params(means2d: Tensor, conics: Tensor, opacities: Tensor, features: Tensor) -> np.ndarray:
+    """The kernels' per-Gaussian row [N, 10] float32: mean (2), conic (3), opacity, features (4)."""
+    packed = torch.cat([means2d.detach(), conics.detach(), opacities.detach()[:, None], features.detach()], 1)
+    return np.ascontiguousarray(packed.to(torch.float32).numpy())
+
+
+class _RasterizeNumba(torch.autograd.Function):
+    """Forward/backward of the numba tile rasterizer on screen-space Gaussians."""
+
+    @staticmethod
+    def forward(ctx, means2d, conics, opacities, features, depths, valid, width: int, height: int):
+        params = pack_params(means2d, conics, opacities, features)
+        bins = bin_gaussians(params, depths.detach().cpu().numpy(), valid.cpu().numpy(), width, height)
+        feat = np.empty((height, width, 4), np.float32)
+        trans = np.empty((height, width), np.float32)
+        last = np.empty((height, width), np.int32)
+        sub_end = np.empty((bins.tiles_x * bins.tiles_y, 4), np.int64)
+        with numba.parallel_chunksize(1):
+            K.forward(params, bins.tile_start, bins.gid, bins.mask, width, height, bins.tiles_x, feat, trans, last,
+                      sub_end)
+        ctx.state = (params, bins, feat, trans, last, sub_end, width, height)
+        ctx.n_isect = bins.n_isect
+        return torch.from_numpy(feat), torch.from_numpy(1.0 - trans)
+
+    @staticmethod
+    def backward(ctx, grad_feat, grad_alpha):
+        params, bins, feat, trans, last, sub_end, width, height = ctx.state
+        grad_feat = np.ascontiguousarray(grad_feat.to(torch.float32).numpy())
+        grad_alpha = np.ascontiguousarray(grad_alpha.to(torch.float32).numpy())
+        isect_grads = np.empty((bins.n_isect, K.N_GRADS), np.float32)
+        grad_params = np.empty_like(params)
+        with numba.parallel_chunksize(1):
+            K.backward(params, bins.tile_start, bins.gid, bins.mask, width, height, bins.tiles_x, feat, trans, last,
+                       sub_end, grad_feat, grad_alpha, isect_grads)
+            K.reduce_gradients(params, bins.order, bins.offsets, bins.moved_to, isect_grads, grad_params)
+        g = torch.from_numpy(grad_params)
+        return g[:, 0:2], g[:, 2:5], g[:, 5], g[:, 6:10], None, None, None, None
+
+
+def rasterize_screen(means2d: Tensor, conics: Tensor, opacities: Tensor, features: Tensor, depths: Tensor,
+                     valid: Tensor, width: int, height: int) -> tuple[Tensor, Tensor]:
+    """Composite screen-space Gaussians front to back: features image [H, W, 4] (premultiplied, no background)
+    and accumulated alpha [H, W]. Differentiable w.r.t. means2d [N, 2], conics [N, 3], opacities [N], features [N, 4]."""
+    return _RasterizeNumba.apply(means2d, conics, opacities, features, depths, valid, width, height)
+
+
+def check_finite(**tensors: Tensor) -> None:
+    """Raise NonFiniteGaussiansError naming every parameter tensor that holds NaN or inf."""
+    bad = []
+    for name, t in tensors.items():
+        n_bad = int((~torch.isfinite(t.detach())).sum())
+        if n_bad:
+            bad.append(f"{name} ({n_bad} values)")
+    if bad:
+        raise NonFiniteGaussiansError("Gaussian parameters contain NaN or inf: " + ", ".join(bad)
+                                      + "; the optimisation probably diverged (lower the learning rate).")
+
+
+def check_shapes(means: Tensor, log_scales: Tensor, quats: Tensor, opacity_logits: Tensor, colors: Tensor) -> int:
+    """Validate the parameter shapes against means [N, 3]; returns N."""
+    if means.dim() != 2 or means.shape[1] != 3:
+        raise ValueError(f"means must be [N, 3], got {tuple(means.shape)}")
+    n = means.shape[0]
+    expected = {"log_scales": (log_scales, (n, 3)), "quats": (quats, (n, 4)), "opacity_logits": (opacity_logits, (n,))}
+    for name, (t, shape) in expected.items():
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name} must be {list(shape)} for {n} Gaussians, got {tuple(t.shape)}")
+    if not (colors.shape[:1] == (n,) and colors.shape[-1] == 3 and colors.dim() in (2, 3)):
+        raise ValueError(f"colors must be [N, 3] RGB or [N, K, 3] SH coefficients, got {tuple(colors.shape)}")
+    return n
+
+
+def composite_background(rgb: Tensor, alpha: Tensor, background: Tensor | None) -> Tensor:
+    """Add a background colour [3] or image [H, W, 3] behind premultiplied rgb [H, W, 3] with coverage alpha."""
+    if background is None:
+        return rgb
+    bg = torch.as_tensor(background, dtype=rgb.dtype, device=rgb.device)
+    if bg.shape not in ((3,), rgb.shape):
+        raise ValueError(f"background must be a colour [3] or an image {list(rgb.shape)}, got {tuple(bg.shape)}")
+    return rgb + (1.0 - alpha)[..., None] * bg
+
+
+def expected_depth(depth_sum: Tensor, alpha: Tensor) -> Tensor:
+    """Alpha-normalised depth [H, W]: sum_i w_i z_i / sum_i w_i, and 0 where nothing covers the pixel."""
+    covered = alpha > EPS_ALPHA
+    return torch.where(covered, depth_sum / torch.where(covered, alpha, torch.ones_like(alpha)),
+                       torch.zeros_like(alpha))
+
+
+def rasterize(means: Tensor, log_scales: Tensor, quats: Tensor, opacity_logits: Tensor, colors: Tensor,
+              camera: Camera, background: Tensor | None = None, *, backend: str = "auto") -> dict[str, Tensor]:
+    """Render 3D Gaussians seen by `camera`, differentiable w.r.t. every parameter and the background.
+
+    Args:
+        means: [N, 3] world positions.  log_scales: [N, 3] log standard deviations along the Gaussian's axes.
+        quats: [N, 4] rotations (w, x, y, z), normalised here.  opacity_logits: [N] (opacity = sigmoid).
+        colors: [N, 3] RGB, or [N, K, 3] SH coefficients with K in (1, 4, 9, 16) evaluated towards the camera.
+        camera: pinhole camera (OpenCV convention).  background: colour [3] or image [H, W, 3]; None = black.
+        backend: "auto" (gsplat for CUDA tensors when installed, else numba), "numba" or "gsplat".
+    Returns:
+        rgb [H, W, 3], alpha [H, W], depth [H, W] (expected camera z of the covering Gaussians, 0 where empty),
+        depth_sum [H, W] (un-normalised sum_i w_i z_i), means2d [N, 2] (call .retain_grad() before backward for
+        densification statistics) and radii [N] (3-sigma pixel radius, 0 if culled).
+    """
+    check_shapes(means, log_scales, quats, opacity_logits, colors)
+    check_finite(means=means, log_scales=log_scales, quats=quats, opacity_logits=opacity_logits, colors=colors)
+    if background is not None:
+        check_finite(background=torch.as_tensor(background))
+    if backend == "gsplat" or (backend == "auto" and means.is_cuda and _gsplat_available()):
+        from ._gsplat import rasterize_gsplat
+        return rasterize_gsplat(means, log_scales, quats, opacity_logits, colors, camera, background)
+    if backend not in ("auto", "numba"):
+        raise ValueError(f"unknown backend {backend!r}; use 'auto', 'numba' or 'gsplat'")
+    proj = project_gaussians(means, log_scales, quats, camera)
+    rgb = colors_from_sh(colors, means, camera) if colors.dim() == 3 else colors
+    features = torch.cat([rgb, proj.depths[:, None]], 1)
+    feat, alpha = rasterize_screen(proj.means2d, proj.conics, torch.sigmoid(opacity_logits), features, proj.depths,
+                                   proj.valid, camera.width, camera.height)
+    return {
+        "rgb": composite_background(feat[..., :3], alpha, background),
+        "alpha": alpha,
+        "depth": expected_depth(feat[..., 3], alpha),
+        "depth_sum": feat[..., 3],
+        "means2d": proj.means2d,
+        "radii": proj.radii,
+    }
+
+
+def _gsplat_available() -> bool:
+    """True when gsplat imports (it is optional and only useful with CUDA)."""
+    try:
+        import gsplat  # noqa: F401
+    except Exception:
+        return False
+    return True
