@@ -70,6 +70,74 @@ def demo(
           f"preview {output_dir / 'astronaut_preview.mp4'}")
 
 
+@app.command("eval")
+def eval_(
+    generated: Path = typer.Argument(..., help="Generated talking-head video to score."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="Ground-truth video (same frame size) for "
+                                             "PSNR/SSIM, LMD and mouth-opening correlation."),
+    audio: Optional[Path] = typer.Option(None, "--audio", help="Speech the video should follow (default: its own "
+                                         "audio track)."),
+    report: Path = typer.Option(..., "--report", help="Folder for report.json, report.md and the plots."),
+    speech_signal: str = typer.Option("envelope", "--speech-signal", help="Speech signal for the AV offset: "
+                                      "envelope (speech-band amplitude) or openness (phoneme encoder)."),
+    max_lag: int = typer.Option(10, "--max-lag", help="Largest AV offset searched, in frames (25 fps)."),
+) -> None:
+    """Score GENERATED: image fidelity and landmarks vs --reference, lip sync vs the audio, blinks, head motion."""
+    from .eval import evaluate, write_report
+
+    if report.exists() and not report.is_dir():
+        raise UserError(f"{report}: exists and is not a folder.")
+    result = evaluate(generated, reference, audio, speech_signal=speech_signal, max_lag=max_lag, progress=True)
+    md = write_report(result, report)
+    v = result.values
+    summary = ", ".join(f"{k} {v[k]:.3g}" for k in ("psnr_face", "lmd_mouth_px", "mouth_corr", "av_offset",
+                                                      "av_confidence") if k in v)
+    print(f"evaluated {result.meta['frames']} frames: {summary} -> {md}")
+
+
+@app.command()
+def tts(
+    text: str = typer.Argument(..., help="English text to speak (numbers and symbols are spelled out)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the speech (.wav or .flac)."),
+    phonemes: Optional[Path] = typer.Option(None, "--phonemes", help="Also write the phone timings (.tsv: "
+                                            "label, start, end in seconds)."),
+    rate: float = typer.Option(1.0, "--rate", help="Speaking rate: 1.0 normal, 1.2 faster, 0.8 slower."),
+) -> None:
+    """Speak TEXT offline with the bundled Piper voice; exact phone timings come with it."""
+    import soundfile as sf
+
+    from .atomic import atomic_path, write_text_atomic
+    from .audio.tts import VoiceSettings, synthesize
+
+    _output_path(output, (".wav", ".flac"))
+    if phonemes is not None:
+        _output_path(phonemes, (".tsv",))
+    if not 0.3 <= rate <= 3.0:
+        raise UserError(f"--rate {rate} is out of range (0.3 to 3.0).")
+    audio, sr, phones = synthesize(text, VoiceSettings(length_scale=1.0 / rate))
+    with atomic_path(output) as tmp:
+        sf.write(str(tmp), audio, sr, subtype="PCM_16", format=output.suffix[1:].upper())
+    if phonemes is not None:
+        write_text_atomic(phonemes, "".join(f"{p.label}\t{p.start:.4f}\t{p.end:.4f}\n" for p in phones))
+    print(f"spoke {len(audio) / sr:.2f} s ({len(phones)} phones) -> {output}")
+
+
+@app.command("train-audio")
+def train_audio(
+    minutes: float = typer.Option(22.0, "--minutes", help="Training wall-clock budget (corpus building excluded)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Weights file (.safetensors); default: "
+                                          "the package's shipped weights."),
+) -> None:
+    """Train the phoneme-posterior encoder on a corpus built on the fly (TTS + real speech)."""
+    from .audio.train import WEIGHTS, train
+
+    if minutes <= 0:
+        raise UserError("--minutes must be positive.")
+    if output is not None:
+        _output_path(output, (".safetensors",))
+    train(minutes, output or WEIGHTS)
+
+
 def main() -> None:
     """Console-script entry point: run the app and turn user errors into one line and exit code 2."""
     try:

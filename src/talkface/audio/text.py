@@ -52,12 +52,13 @@ def _year_words(n: int) -> str:
 
 def _number_words(token: str) -> str:
     """Spell a numeric token: integers (with thousands commas), decimals, and plausible years."""
+    grouped = "," in token
     token = token.replace(",", "")
     if "." in token:
         whole, frac = token.split(".", 1)
         return f"{int_to_words(int(whole or 0))} point " + " ".join(_ONES[int(d)] for d in frac)
     n = int(token)
-    if len(token) == 4 and 1100 <= n <= 2099 and not token.startswith("0"):
+    if len(token) == 4 and 1100 <= n <= 2099 and not grouped:
         return _year_words(n)
     return int_to_words(n)
 
@@ -66,6 +67,7 @@ def normalise_text(text: str) -> str:
     """Rewrite `text` so it contains only words and punctuation (numbers and symbols spelled out)."""
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     text = re.sub(r"\$(\d+(?:,\d{3})*(?:\.\d+)?)", lambda m: _money(m.group(1)), text)
+    text = re.sub(r"\b(\d{1,2}):(\d{2})\b", lambda m: _clock(int(m.group(1)), int(m.group(2))), text)
     text = re.sub(r"(\d+)(st|nd|rd|th)\b", lambda m: _ordinal(int_to_words(int(m.group(1)))), text)
     text = re.sub(r"(\d)%", r"\1 percent", text)
     text = re.sub(r"(?<![\d.])-(\d)", r"minus \1", text)
@@ -75,6 +77,13 @@ def normalise_text(text: str) -> str:
     text = re.sub(r"[\[\]{}<>*_~^|\\`]", " ", text)
     text = re.sub(r"\s+", " ", text).strip()
     return re.sub(r" ([,.;:!?])", r"\1", text)
+
+
+def _clock(hours: int, minutes: int) -> str:
+    """Read a clock time ('3:05' → 'three oh five', '3:00' → "three o'clock")."""
+    if minutes == 0:
+        return f"{int_to_words(hours)} o'clock"
+    return f"{int_to_words(hours)} " + ("oh " + _ONES[minutes] if minutes < 10 else int_to_words(minutes))
 
 
 def _money(amount: str) -> str:

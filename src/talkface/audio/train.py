@@ -63,65 +63,64 @@ def noise_bank(real: list[Utterance], rng: np.random.Generator) -> list[np.ndarr
     return bank
 
 
-def coloured_noise(n: int, rng: np.random.Generator) -> torch.Tensor:
+def coloured_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     """White/pink/brown-ish noise of length n (random spectral slope)."""
-    spec = torch.fft.rfft(torch.from_numpy(rng.standard_normal(n).astype(np.float32)))
-    f = torch.arange(spec.shape[0], dtype=torch.float32).clamp(min=1)
-    spec = spec / f.pow(float(rng.uniform(0.0, 1.0)))
-    x = torch.fft.irfft(spec, n=n)
-    return x / (x.std() + 1e-8)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.maximum(np.arange(len(spec)), 1.0)
+    x = np.fft.irfft(spec / f ** rng.uniform(0.0, 1.0), n=n)
+    return (x / (x.std() + 1e-8)).astype(np.float32)
 
 
-def band_limit(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    """Zero-phase band-pass by an FFT mask with 200 Hz cosine edges."""
-    spec = torch.fft.rfft(x)
-    f = torch.linspace(0, SR / 2, spec.shape[-1])
-    gain = torch.clamp((f - lo + 100) / 200, 0, 1) * torch.clamp((hi + 100 - f) / 200, 0, 1)
-    return torch.fft.irfft(spec * gain, n=x.shape[-1])
+def band_limit(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Zero-phase band-pass by an FFT mask with 200 Hz cosine edges (numpy FFT: torch's is slow on this CPU)."""
+    spec = np.fft.rfft(x)
+    f = np.linspace(0, SR / 2, len(spec))
+    gain = np.clip((f - lo + 100) / 200, 0, 1) * np.clip((hi + 100 - f) / 200, 0, 1)
+    return np.fft.irfft(spec * gain, n=len(x)).astype(np.float32)
 
 
-def reverb(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+def reverb(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Convolve with a synthetic room impulse response (exponentially decaying noise, RT60 0.15–0.8 s)."""
+    from scipy.signal import fftconvolve
+
     rt60 = rng.uniform(0.15, 0.8)
     n = int(rt60 * SR)
-    t = torch.arange(n, dtype=torch.float32) / SR
-    rir = torch.from_numpy(rng.standard_normal(n).astype(np.float32)) * torch.exp(-6.9 * t / rt60)
+    t = np.arange(n) / SR
+    rir = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
     rir[0] = 1.0 / max(rng.uniform(0.2, 1.0), 1e-3)
-    rir = rir / rir.norm()
-    m = 1 << (x.shape[-1] + n - 1).bit_length()  # power-of-two FFT size: odd sizes are many times slower
-    y = torch.fft.irfft(torch.fft.rfft(x, n=m) * torch.fft.rfft(rir, n=m), n=m)[: x.shape[-1]]
-    return y * (x.std() / (y.std() + 1e-8))
+    y = fftconvolve(x, rir / np.linalg.norm(rir))[: len(x)]
+    return (y * (x.std() / (y.std() + 1e-8))).astype(np.float32)
 
 
-def augment(x: torch.Tensor, bank: list[np.ndarray], rng: np.random.Generator) -> torch.Tensor:
+def augment(x: np.ndarray, bank: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     """Randomly degrade one clean 16 kHz crop (each effect with its own probability)."""
     if rng.random() < 0.3:
         x = reverb(x, rng)
     if rng.random() < 0.35:
         if rng.random() < 0.4:  # telephone: 300–3400 Hz and an 8 kHz round trip
             x = band_limit(x, 300.0, 3400.0)
-            x = F.interpolate(x[None, None, ::2], size=x.shape[-1], mode="linear", align_corners=False)[0, 0]
+            x = np.interp(np.arange(len(x)), np.arange(0, len(x), 2), x[::2]).astype(np.float32)
         else:
             x = band_limit(x, rng.uniform(0, 300), rng.uniform(3000, 8000))
     if rng.random() < 0.5:
         if bank and rng.random() < 0.6:
             src = bank[rng.integers(len(bank))]
-            reps = int(math.ceil(x.shape[-1] / len(src)))
+            reps = int(math.ceil(len(x) / len(src)))
             start = rng.integers(len(src))
-            noise = torch.from_numpy(np.tile(src, reps + 1)[start:start + x.shape[-1]].copy())
+            noise = np.tile(src, reps + 1)[start:start + len(x)]
         else:
-            noise = coloured_noise(x.shape[-1], rng)
+            noise = coloured_noise(len(x), rng)
         snr = rng.uniform(0, 30)
-        p_sig = x.pow(2).mean().clamp(min=1e-8)
-        noise = noise * torch.sqrt(p_sig / (noise.pow(2).mean().clamp(min=1e-10) * 10 ** (snr / 10)))
+        p_sig = max(float(np.mean(x ** 2)), 1e-8)
+        noise = noise * np.sqrt(p_sig / (max(float(np.mean(noise ** 2)), 1e-10) * 10 ** (snr / 10)))
         x = x + noise
-    x = x * float(10 ** (rng.uniform(-24, 6) / 20)) / (x.abs().max() + 1e-6)
+    x = x * float(10 ** (rng.uniform(-24, 6) / 20)) / (np.abs(x).max() + 1e-6)
     if rng.random() < 0.1:  # 8-bit mu-law, a crude codec
         mu = 255.0
-        y = torch.sign(x) * torch.log1p(mu * x.abs().clamp(max=1)) / math.log1p(mu)
-        y = torch.round(y * 127) / 127
-        x = torch.sign(y) * ((1 + mu) ** y.abs() - 1) / mu
-    return x
+        y = np.sign(x) * np.log1p(mu * np.minimum(np.abs(x), 1)) / math.log1p(mu)
+        y = np.round(y * 127) / 127
+        x = np.sign(y) * ((1 + mu) ** np.abs(y) - 1) / mu
+    return x.astype(np.float32)
 
 
 def mel_batch(wave: torch.Tensor) -> torch.Tensor:
@@ -141,12 +140,12 @@ def make_batch(samplers: list[tuple[CropSampler, float]], bank, rng, batch: int,
         sampler = samplers[rng.choice(len(samplers), p=probs / probs.sum())][0]
         speed = float(rng.uniform(0.85, 1.15)) if do_augment and rng.random() < 0.6 else 1.0
         seg, lab = sampler.sample(n_samples, n_labels, speed)
-        x = torch.from_numpy(seg.astype(np.float32))
+        x = seg.astype(np.float32)
         if speed != 1.0:
-            x = F.interpolate(x[None, None], size=n_samples, mode="linear", align_corners=False)[0, 0]
+            x = np.interp(np.linspace(0, len(x) - 1, n_samples), np.arange(len(x)), x).astype(np.float32)
         if do_augment:
             x = augment(x, bank, rng)
-        waves.append(x)
+        waves.append(torch.from_numpy(x))
         labels.append(torch.from_numpy(lab))
     return mel_batch(torch.stack(waves)), torch.stack(labels)
 

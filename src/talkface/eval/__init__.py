@@ -7,6 +7,7 @@ the exact definition. `evaluate()` runs every registered metric group; `write_re
 from .evaluate import (EvalInputs, EvalResult, GroupResult, MetricGroup, VideoAnalysis, analyse_video, evaluate,
                        metric_definitions, register_metric_group, track_once)
 from .image import PSNR_CAP_DB, crop, face_box, psnr, ssim
+from .emotion import va_rmse, va_sign_agreement
 from .landmarks import MOUTH_INDICES, landmark_distance, lmd_metrics
 from .motion import audio_beats, beat_alignment, blink_duration, blink_rate, motion_beats, pose_diversity
 from .report import markdown_summary, write_report
@@ -20,5 +21,5 @@ __all__ = [
     "MOUTH_INDICES", "landmark_distance", "lmd_metrics", "audio_beats", "beat_alignment", "blink_duration",
     "blink_rate", "motion_beats", "pose_diversity", "markdown_summary", "write_report", "Speed", "measure",
     "peak_rss_mb", "SPEECH_SIGNALS", "AVOffset", "av_offset", "lagged_correlation", "mouth_correlation", "pearson",
-    "register_speech_signal", "speech_envelope",
+    "register_speech_signal", "speech_envelope", "va_rmse", "va_sign_agreement",
 ]

@@ -32,7 +32,7 @@ class VideoAnalysis:
     track: object  # talkface.face.FaceTrack
     audio: np.ndarray | None  # float32 mono at SR, sample 0 = first video frame
     audio_source: str = ""
-    _speech: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _speech: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # per-frame signals, computed once
 
     @property
     def n_frames(self) -> int:
@@ -41,11 +41,13 @@ class VideoAnalysis:
     @property
     def mouth(self) -> np.ndarray:
         """Inner-lip gap per frame in canonical cm (pose-invariant); NaN where no face was found."""
-        from ..face.features import mouth_opening
+        if "_mouth" not in self._speech:
+            from ..face import mouth_opening
 
-        m = mouth_opening(self.track).astype(np.float64)
-        m[~np.asarray(self.track.valid, bool)] = np.nan
-        return m
+            m = mouth_opening(self.track).astype(np.float64)
+            m[~np.asarray(self.track.valid, bool)] = np.nan
+            self._speech["_mouth"] = m
+        return self._speech["_mouth"]
 
     def speech(self, name: str) -> np.ndarray | None:
         """The speech signal `name` (see `sync.SPEECH_SIGNALS`) per video frame, computed once; None without audio."""
@@ -65,7 +67,7 @@ def _cache_key(path: Path) -> tuple:
 
 def track_once(path: str | Path, cache: dict | None = None, progress: bool = False):
     """The face track of `path`, taken from `cache` when this exact file (path, size, mtime) was tracked before."""
-    from ..face.pipeline import track_video
+    from ..face import track_video
 
     path = Path(path)
     key = _cache_key(path) if path.exists() else None
@@ -218,7 +220,7 @@ def _mouth_group(inp: EvalInputs) -> GroupResult:
 register_metric_group(MetricGroup(
     "mouth", _mouth_group, needs_reference=True, definitions={
         "mouth_corr": "Pearson correlation of generated vs reference mouth opening (inner-lip gap, canonical cm) "
-                      "per frame; 0 for a frozen mouth",
+                      "per frame; 0 when either mouth is still",
         "mouth_lag": "lag (frames) maximising that correlation within ±max_lag; > 0: reference late",
     }))
 
@@ -227,7 +229,8 @@ def _sync_group(inp: EvalInputs) -> GroupResult:
     """AV offset of the generated video against its speech; with a reference that has audio, its offset too."""
     gen = inp.generated
     res = sync.av_offset(gen.mouth, gen.speech(inp.speech_signal), inp.max_lag)
-    values = {"av_offset": float(res.offset), "av_confidence": res.confidence, "av_prominence": res.prominence}
+    values = {"av_offset": float(res.offset), "av_confidence": res.confidence, "av_prominence": res.prominence,
+              "mouth_motion_cm": float(np.nanstd(gen.mouth))}
     series = {"av_lags": res.lags.astype(np.float64), "av_curve": res.curve}
     ref = inp.reference
     if ref is not None and ref.audio is not None:
@@ -242,7 +245,9 @@ register_metric_group(MetricGroup(
     "sync", _sync_group, needs_audio=True, definitions={
         "av_offset": "lag k (frames, ±max_lag) maximising pearson(mouth[t], speech[t+k]); k > 0: audio late by k "
                      "frames (real speech: about +1..+3, the mouth leads the sound)",
-        "av_confidence": "peak height of that correlation curve (Pearson r at the offset)",
+        "av_confidence": "peak height of that correlation curve (Pearson r at the offset); 0 for a still mouth "
+                         f"(std < {sync.MOUTH_NOISE_CM} cm, tracking noise)",
+        "mouth_motion_cm": "std over time of the mouth opening (canonical cm): how much the mouth moves at all",
         "av_prominence": "peak minus the median of the correlation curve over all lags",
         "ref_av_offset": "the same offset measured on the reference video with its own audio",
         "ref_av_confidence": "the reference's peak correlation",
@@ -307,11 +312,13 @@ class EvalResult:
         return out
 
 
-def check_compatible(gen: VideoAnalysis, ref: VideoAnalysis) -> None:
-    """Refuse a reference whose frame size differs from the generated video's (pixels would not correspond)."""
-    g, r = gen.track, ref.track
+def check_same_size(generated: Path, reference: Path) -> None:
+    """Refuse, before any tracking, a reference whose frame size differs from the generated video's."""
+    from ..media import probe
+
+    g, r = probe(generated), probe(reference)
     if (g.width, g.height) != (r.width, r.height):
-        raise UserError(f"the generated video is {g.width}x{g.height} but the reference is {r.width}x{r.height}; "
+        raise UserError(f"{generated} is {g.width}x{g.height} but the reference {reference} is {r.width}x{r.height}; "
                         "image and landmark metrics need the same frame size.")
 
 
@@ -328,13 +335,14 @@ def evaluate(generated: str | Path, reference: str | Path | None = None,
     reset_peak_rss()
     t0 = time.perf_counter()
     cache = {} if cache is None else cache
+    if reference is not None:
+        check_same_size(Path(generated), Path(reference))
     gen = analyse_video(generated, audio, cache, progress)
     ref = None
     if reference is not None:
         ref = analyse_video(reference, None, cache, progress)
         if ref.audio is None and gen.audio is not None:
             ref.audio, ref.audio_source = gen.audio, gen.audio_source
-        check_compatible(gen, ref)
     inp = EvalInputs(gen, ref, speech_signal, max_lag)
     values: dict[str, float] = {}
     series: dict[str, np.ndarray] = {}

@@ -24,12 +24,14 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0, cap: float = PSNR_CA
     return min(cap, 10.0 * np.log10(peak * peak / mse))
 
 
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
+
+
 def luma(img: np.ndarray) -> np.ndarray:
     """ITU-R BT.601 luma Y = 0.299 R + 0.587 G + 0.114 B of an RGB image, float32 in 0..255."""
     if img.ndim == 2:
         return img.astype(np.float32)
-    rgb = img.astype(np.float32)
-    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    return img.astype(np.float32) @ _LUMA_WEIGHTS
 
 
 def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
@@ -39,20 +41,20 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
     averaged over pixels at least 5 px from the border (same as scikit-image with gaussian_weights=True).
     """
     x, y = luma(a), luma(b)
-    blur = _gaussian_blur
-    mx, my = blur(x), blur(y)
-    sxx = blur(x * x) - mx * mx
-    syy = blur(y * y) - my * my
-    sxy = blur(x * y) - mx * my
+    # one blur of four channels gives μx, μy, E[x²+y²], E[xy] (σx²+σy² only ever appears summed)
+    m = _gaussian_blur(np.dstack([x, y, x * x + y * y, x * y]))
+    mx, my, sq, xy = m[..., 0], m[..., 1], m[..., 2], m[..., 3]
+    mxy = mx * my
+    mm = mx * mx + my * my
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+    s = ((2 * mxy + c1) * (2 * (xy - mxy) + c2)) / ((mm + c1) * (sq - mm + c2))
     pad = 5  # half the 11-tap window: pixels whose window leaves the image are not scored
     inner = s[pad:-pad, pad:-pad] if min(s.shape) > 2 * pad else s
     return float(inner.mean(dtype=np.float64))
 
 
 def _gaussian_blur(img: np.ndarray) -> np.ndarray:
-    """Gaussian-weighted local mean with an 11-tap, σ=1.5 window (the SSIM window)."""
+    """Gaussian-weighted local mean with an 11-tap, σ=1.5 window (the SSIM window), per channel."""
     return cv2.GaussianBlur(img, (11, 11), SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..face.features import blink_events
+from ..face.geometry import euler_degrees
 
 BEAT_SIGMA_FRAMES = 3.0
 """Bailando's beat-alignment tolerance σ (its code uses σ² = 9 frames²), kept in frames at our 25 fps."""
@@ -28,37 +29,37 @@ def blink_duration(closure: np.ndarray, fps: float) -> float:
     return float(np.mean([(b - a) / fps for a, b in events])) if events else float("nan")
 
 
-def euler_degrees(pose: np.ndarray) -> np.ndarray:
-    """Head rotation of [T, 6] poses (axis-angle first) as [T, 3] Euler angles in degrees (x pitch, y yaw, z roll)."""
-    from scipy.spatial.transform import Rotation
-
-    return Rotation.from_rotvec(np.asarray(pose[:, :3], np.float64)).as_euler("xyz", degrees=True)
-
-
 def pose_diversity(pose: np.ndarray) -> dict[str, float]:
     """Head-motion diversity (SadTalker's 'Diversity' with our pose in place of Hopenet's angles):
-    `rotation_deg` = mean over pitch/yaw/roll of each angle's standard deviation over time (degrees);
+    `rotation_deg` = mean over yaw/pitch/roll of each angle's standard deviation over time (degrees);
     `translation_cm` = mean over x/y/z of the translation's standard deviation over time (cm)."""
     pose = np.asarray(pose, np.float64)
     pose = pose[np.isfinite(pose).all(axis=1)]
     if len(pose) < 2:
         return {"rotation_deg": float("nan"), "translation_cm": float("nan")}
-    return {"rotation_deg": float(euler_degrees(pose).std(axis=0).mean()),
+    return {"rotation_deg": float(euler_degrees(pose[:, :3]).std(axis=0).mean()),
             "translation_cm": float(pose[:, 3:6].std(axis=0).mean())}
 
 
 def motion_beats(pose: np.ndarray, sigma: float = MOTION_SMOOTH_FRAMES) -> np.ndarray:
-    """Kinematic beats (Bailando): frames where the Gaussian-smoothed head angular speed |Δ Euler angles| has a
-    strict local minimum, i.e. where the head pauses or turns back."""
-    from scipy.ndimage import gaussian_filter1d
-    from scipy.signal import argrelextrema
-
-    angles = euler_degrees(pose)
+    """Kinematic beats (Bailando): frames where the Gaussian-smoothed head angular speed |Δ(yaw, pitch, roll)|
+    (degrees/frame) has a strict local minimum, i.e. where the head pauses or turns back."""
+    angles = euler_degrees(np.asarray(pose, np.float64)[:, :3])
     speed = np.linalg.norm(np.diff(angles, axis=0), axis=1)
     if len(speed) < 3 or np.ptp(speed) <= 1e-9:
         return np.zeros(0, np.int64)
-    smooth = gaussian_filter1d(speed, sigma)
-    return argrelextrema(smooth, np.less)[0] + 1  # speed[i] lives between frames i and i+1
+    smooth = gaussian_smooth(speed, sigma)
+    inner = (smooth[1:-1] < smooth[:-2]) & (smooth[1:-1] < smooth[2:])
+    # speed[i] is the motion from frame i to i+1 (counted at frame i+1); the [1:-1] slice shifts by one more
+    return np.flatnonzero(inner) + 2
+
+
+def gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
+    """`x` convolved with a normalised Gaussian of std `sigma` samples (radius 4σ), edges extended."""
+    radius = max(1, int(4 * sigma + 0.5))
+    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    padded = np.pad(np.asarray(x, np.float64), radius, mode="edge")
+    return np.convolve(padded, k / k.sum(), mode="valid")
 
 
 def audio_beats(audio: np.ndarray, sr: int, fps: float = 25.0) -> np.ndarray:

@@ -11,8 +11,8 @@ from ..atomic import atomic_path, write_text_atomic
 from .evaluate import FPS, EvalResult, metric_definitions
 
 NOT_MEASURED = {
-    "emotion (valence/arousal RMSE, sign agreement)": "needs the landmark-AU valence/arousal estimator of the "
-                                                      "emotion issue; it registers its metric group when it lands",
+    "emotion (V/A RMSE, sign agreement)": "the metric functions exist (talkface.eval.emotion) but the per-frame "
+                                          "V/A read-out from landmark AUs comes with the emotion issue",
     "LPIPS, FID, CSIM, Sync-C/D": "their networks (AlexNet, Inception, ArcFace, SyncNet) cannot be downloaded here",
 }
 

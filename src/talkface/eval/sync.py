@@ -11,6 +11,7 @@ mouth-openness read-out) is registered when `talkface.audio` provides it.
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,6 +27,17 @@ MIN_OVERLAP = 25
 """Fewest overlapping frames (1 s at 25 fps) a correlation is computed on; fewer gives NaN."""
 
 SPEECH_BAND_HZ = (300.0, 3000.0)
+
+MOUTH_NOISE_CM = 0.02
+"""Mouth-opening std (canonical cm) below which a mouth counts as still: a frozen frame re-encoded and tracked
+jitters by ~0.005 cm, real speech moves 0.3–0.6 cm. Correlating tracking noise would only measure chance."""
+
+
+def is_still(mouth: np.ndarray, floor: float = MOUTH_NOISE_CM) -> bool:
+    """True when the mouth-opening series moves less than tracking noise (std < `floor` cm over finite frames)."""
+    m = np.asarray(mouth, np.float64)
+    m = m[np.isfinite(m)]
+    return len(m) < 3 or float(m.std()) < floor
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -46,9 +58,11 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 def mouth_correlation(generated: np.ndarray, reference: np.ndarray) -> float:
     """Pearson correlation of generated vs reference mouth-opening series (frame-aligned, common length).
 
-    1 = the generated mouth opens and closes exactly when the reference does (up to scale); ~0 = unrelated
-    or frozen (a constant series gives exactly 0).
+    1 = the generated mouth opens and closes exactly when the reference does (up to scale); ~0 = unrelated.
+    A still mouth (`is_still`: std below tracking noise) gives exactly 0.
     """
+    if is_still(generated) or is_still(reference):
+        return 0.0
     return pearson(generated, reference)
 
 
@@ -83,7 +97,11 @@ def av_offset(mouth: np.ndarray, speech: np.ndarray, max_lag: int = DEFAULT_MAX_
 
     Confidence is the peak height c(offset) (a Pearson correlation, -1..1); prominence = peak - median over
     lags separates a sharp sync peak from a curve that is high everywhere. k > 0: audio late by k frames.
+    A still mouth (`is_still`) has no sync: offset 0, confidence and prominence 0, a flat zero curve.
     """
+    if is_still(mouth):
+        lags = np.arange(-max_lag, max_lag + 1)
+        return AVOffset(0, 0.0, 0.0, lags, np.zeros(len(lags)))
     lags, curve = lagged_correlation(mouth, speech, max_lag)
     if not np.isfinite(curve).any():
         return AVOffset(0, float("nan"), float("nan"), lags, curve)
@@ -95,24 +113,37 @@ def av_offset(mouth: np.ndarray, speech: np.ndarray, max_lag: int = DEFAULT_MAX_
 def speech_envelope(audio: np.ndarray, sr: int, n_frames: int, fps: float = 25.0) -> np.ndarray:
     """Speech-band amplitude per video frame: sqrt of STFT power in 300–3000 Hz, 64 ms Hann windows centred on
     each frame's instant k / fps (zero beyond the end of the audio)."""
-    import librosa
-
-    hop = sr / fps
     n_fft = 1 << int(np.ceil(np.log2(0.064 * sr)))
-    centers = np.round(np.arange(n_frames) * hop).astype(np.int64)
     half = n_fft // 2
     padded = np.pad(np.asarray(audio, np.float32), (half, half + n_fft))
-    idx = centers[:, None] + np.arange(n_fft)[None, :]
-    idx = np.minimum(idx, len(padded) - 1)
-    frames = padded[idx] * np.hanning(n_fft).astype(np.float32)
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    window = np.hanning(n_fft).astype(np.float32)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
     band = (freqs >= SPEECH_BAND_HZ[0]) & (freqs <= SPEECH_BAND_HZ[1])
-    return np.sqrt(power[:, band].sum(axis=1)).astype(np.float32)
+    starts = np.round(np.arange(n_frames) * (sr / fps)).astype(np.int64)
+    out = np.zeros(n_frames, np.float32)
+    for i in range(0, n_frames, 1024):  # blocks of frames keep memory bounded on long clips
+        idx = np.minimum(starts[i:i + 1024, None] + np.arange(n_fft)[None, :], len(padded) - 1)
+        power = np.abs(np.fft.rfft(padded[idx] * window, axis=1)) ** 2
+        out[i:i + 1024] = np.sqrt(power[:, band].sum(axis=1))
+    return out
+
+
+def encoder_openness(audio: np.ndarray, sr: int, n_frames: int, fps: float = 25.0) -> np.ndarray:
+    """The phoneme encoder's mouth openness (talkface.audio: expected per-phone opening under the 50 Hz phone
+    posteriors, 0..1), linearly interpolated at each video frame's instant k / fps."""
+    from ..audio.features import compute_features
+
+    feats = compute_features(audio, sr)
+    op = np.asarray(feats.openness, np.float64)
+    times = (np.arange(len(op)) + 0.5) / feats.posterior_fps
+    return np.interp(np.arange(n_frames) / fps, times, op).astype(np.float32)
 
 
 SPEECH_SIGNALS: dict[str, SpeechSignal] = {"envelope": speech_envelope}
 """Registered speech signals for the AV offset; add one with `register_speech_signal`."""
+
+if importlib.util.find_spec("talkface.audio.features") is not None:
+    SPEECH_SIGNALS["openness"] = encoder_openness
 
 
 def register_speech_signal(name: str, fn: SpeechSignal) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 from ..errors import UserError
 from ..media import DEFAULT_FPS, iter_frames, probe
 from .canonical import canonical_face
+from .morphable import region_indices
 from .features import blink_closure, eye_aspect_ratio, gaze_offsets
 from .geometry import (default_intrinsics, pose_to_weak, project_canonical, similarity_fit, unproject_to_canonical,
                        weak_to_pose)
@@ -19,8 +20,9 @@ MIN_FOUND_FRACTION = 0.5
 MULTI_FACE_FRACTION = 0.25
 # Smoothing: pose is the jitter-prone part (a few px of landmark noise tilt the head); expression must keep
 # fast lip motion, so its cutoff rises steeply with speed.
-POSE_SMOOTHING = dict(min_cutoff=1.5, beta=0.6)
-SHAPE_SMOOTHING = dict(min_cutoff=2.5, beta=4.0)
+POSE_SMOOTHING = dict(min_cutoff=1.0, beta=0.6)
+SHAPE_SMOOTHING = dict(min_cutoff=1.0, beta=4.0)
+MOUTH_SMOOTHING = dict(min_cutoff=12.0, beta=8.0)  # lips carry speech at up to ~8 Hz: barely touch them
 
 
 def track_video(path: str | Path, fps: float = DEFAULT_FPS, progress: bool = False, smooth: bool = True) -> FaceTrack:
@@ -59,6 +61,17 @@ def check_raw(raw: RawTrack, path, fps: float) -> None:
                         "of one person, so trim the video to a single shot.")
 
 
+def smooth_shape(shape: np.ndarray, fps: float) -> np.ndarray:
+    """Zero-lag One-Euro on canonical landmarks [T, 478, 3]: firm on the upper face, light on the mouth."""
+    mouth = region_indices(canonical_face().mean)["mouth"]
+    rest = np.setdiff1d(np.arange(shape.shape[1]), mouth)
+    out = np.empty_like(shape)
+    for idx, params in ((rest, SHAPE_SMOOTHING), (mouth, MOUTH_SMOOTHING)):
+        part = shape[:, idx].reshape(len(shape), -1)
+        out[:, idx] = zero_phase_one_euro(part, fps, **params).reshape(len(shape), len(idx), 3)
+    return out
+
+
 def build_track(raw: RawTrack, fps: float, source: str = "", smooth: bool = True) -> FaceTrack:
     """Pose fit, smoothing and per-frame signals from raw landmarks (gaps filled by interpolation)."""
     canon = canonical_face()
@@ -73,7 +86,7 @@ def build_track(raw: RawTrack, fps: float, source: str = "", smooth: bool = True
     image_pts[..., 2] -= depth_offset[:, None]
     shape = unproject_to_canonical(image_pts, pose, intr).astype(np.float32)
     if smooth:
-        shape = zero_phase_one_euro(shape.reshape(len(shape), -1), fps, **SHAPE_SMOOTHING).reshape(shape.shape)
+        shape = smooth_shape(shape, fps)
     lm2d = project_canonical(shape, pose, intr)[..., :2].astype(np.float32)
     ear = eye_aspect_ratio(shape)
     return FaceTrack(

@@ -35,15 +35,29 @@ class RawTrack:
     checks: int = 0
 
     def cuts(self) -> list[int]:
-        """Frames that start a new shot: a thumbnail change far above the changes around it."""
+        """Frames that start a new shot: a thumbnail change far above the changes around it, where the face
+        also jumps (moves by a quarter of its size or changes size by a fifth since it was last seen)."""
         d = self.frame_diffs
         out = []
         for k in np.flatnonzero(d > CUT_MIN_DIFF):
             around = np.concatenate([d[max(k - 6, 1):k], d[k + 1:k + 7]])
             around = around[around > 0.002]  # repeated frames (fps conversion) say nothing about motion
-            if len(around) and d[k] > CUT_CONTRAST * max(float(np.median(around)), 0.004):
+            if len(around) and d[k] > CUT_CONTRAST * max(float(np.median(around)), 0.004) and self._face_jumps(k):
                 out.append(int(k))
         return out
+
+    def _face_jumps(self, k: int) -> bool:
+        """The face at frame k is far from (or much larger/smaller than) the last face seen before k."""
+        before = np.flatnonzero(self.found[:k])
+        if not self.found[k] or not len(before):
+            return False
+        (c0, s0), (c1, s1) = _centre_size(self.points[before[-1]]), _centre_size(self.points[k])
+        return bool(np.linalg.norm(c1 - c0) > 0.25 * s0 or abs(s1 - s0) > 0.2 * s0)
+
+
+def _centre_size(points: np.ndarray) -> tuple[np.ndarray, float]:
+    lo, hi = points[:468, :2].min(0), points[:468, :2].max(0)
+    return (lo + hi) / 2, float(max(hi - lo))
 
 
 @dataclass

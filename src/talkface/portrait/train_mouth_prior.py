@@ -64,9 +64,14 @@ def fit_prior(patches: np.ndarray, openings: np.ndarray, tint: np.ndarray, sourc
     mask = patch_mask()[..., None]
     x = (patches * mask).reshape(len(patches), -1).astype(np.float64)
     mean = x.mean(0)
-    _, sig, vt = np.linalg.svd(x - mean, full_matrices=False)
-    modes = vt[:N_MODES]
-    coeff = (x - mean) @ modes.T
+    xc = x - mean
+    # PCA through the N x N Gram matrix (N patches << pixels): eigenvectors give the modes directly
+    evals, evecs = np.linalg.eigh(xc @ xc.T)
+    order = np.argsort(evals)[::-1]
+    evals, evecs = np.maximum(evals[order], 0.0), evecs[:, order]
+    sig = np.sqrt(evals)
+    modes = (evecs[:, :N_MODES].T @ xc) / np.maximum(sig[:N_MODES, None], 1e-9)
+    coeff = xc @ modes.T
     edges = np.quantile(openings, np.linspace(0, 1, N_BINS + 1))
     centres, table = [], []
     for lo, hi in zip(edges[:-1], edges[1:]):

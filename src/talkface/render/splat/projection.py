@@ -73,7 +73,10 @@ def project_gaussians(means: Tensor, log_scales: Tensor, quats: Tensor, camera: 
     with torch.no_grad():
         half_trace = 0.5 * (c00 + c11)
         lam_max = half_trace + (half_trace * half_trace - det).clamp_min(0.01).sqrt()
-        radii = torch.where(valid, (3.0 * lam_max.sqrt()).ceil(), torch.zeros_like(lam_max)).to(torch.int32)
+        radius = (3.0 * lam_max.sqrt()).ceil()
+        on_screen = ((u + radius >= 0) & (u - radius <= camera.width - 1)
+                     & (v + radius >= 0) & (v - radius <= camera.height - 1))
+        radii = torch.where(valid & on_screen, radius, torch.zeros_like(radius)).to(torch.int32)
     return Projected(torch.stack([u, v], -1), conics, z, radii, valid)
 
 

@@ -13,6 +13,11 @@ from . import _kernels as K
 from .camera import Camera
 from .projection import colors_from_sh, project_gaussians
 
+# Tiles differ a lot in work (face centre vs empty corners), so tile loops hand out one tile at a time
+# (chunksize 1, which only the omp threading layer honours well); per-Gaussian loops are uniform and cheap per
+# iteration, so they take large chunks to keep the scheduling cost negligible.
+TILE_CHUNK = 1
+GAUSSIAN_CHUNK = 1024
 EPS_ALPHA = 1e-6  # below this accumulated alpha the expected depth is reported as 0
 
 
@@ -22,17 +27,13 @@ class NonFiniteGaussiansError(ValueError):
 
 @dataclass
 class Bins:
-    """Tile binning of one view: per-tile ranges into the depth-sorted intersection list, and the bookkeeping the
-    backward reduce needs (pre-sort slot ranges per depth rank and where each slot moved)."""
+    """Tile binning of one view: per-tile ranges into the intersection list, sorted by tile then depth."""
 
     tiles_x: int
     tiles_y: int
     tile_start: np.ndarray  # [n_tiles + 1] int64
     gid: np.ndarray  # [n_isect] int32 Gaussian of each intersection, grouped by tile, front to back
     mask: np.ndarray  # [n_isect] uint8 sub-tile mask
-    order: np.ndarray  # [N] int64 Gaussians front to back
-    offsets: np.ndarray  # [N + 1] int64 pre-sort slot range of depth rank r
-    moved_to: np.ndarray  # [n_isect] int64 tile-sorted position of each pre-sort slot
 
     @property
     def n_isect(self) -> int:
@@ -40,24 +41,32 @@ class Bins:
         return int(self.gid.size)
 
 
+def depth_order(depths: np.ndarray) -> np.ndarray:
+    """Stable front-to-back order [N] int64 of depths [N]: one sort of unique 64-bit keys (order-preserving float
+    bits, then the index), about 2x faster than a stable argsort."""
+    bits = np.ascontiguousarray(depths, dtype=np.float32).view(np.uint32)
+    key = np.where(bits >> 31, ~bits, bits | np.uint32(0x80000000)).astype(np.uint64)
+    key = (key << np.uint64(32)) | np.arange(bits.size, dtype=np.uint64)
+    return (np.sort(key) & np.uint64(0xFFFFFFFF)).astype(np.int64)
+
+
 def bin_gaussians(params: np.ndarray, depths: np.ndarray, valid: np.ndarray, width: int, height: int) -> Bins:
     """Tile binning with exact ellipse culling, then a stable sort by tile that keeps the depth order inside tiles."""
     tiles_x = -(-width // K.TILE)
     tiles_y = -(-height // K.TILE)
-    order = np.argsort(depths, kind="stable").astype(np.int64)
-    with numba.parallel_chunksize(1):
-        counts = K.count_tiles(params, valid, width, height, tiles_x, tiles_y)
+    order = depth_order(depths)
+    with numba.parallel_chunksize(GAUSSIAN_CHUNK):
+        counts = K.count_tiles(params, valid, width, height)
     offsets = np.zeros(order.size + 1, np.int64)
     np.cumsum(counts[order], out=offsets[1:])
     n_isect = int(offsets[-1])
     isect_tile = np.empty(n_isect, np.int32)
     isect_gid = np.empty(n_isect, np.int32)
     isect_mask = np.empty(n_isect, np.uint8)
-    with numba.parallel_chunksize(1):
-        K.write_intersections(params, valid, order, offsets, width, height, tiles_x, tiles_y, isect_tile, isect_gid,
-                              isect_mask)
-    tile_start, gid, mask, moved_to = K.sort_by_tile(isect_tile, isect_gid, isect_mask, tiles_x * tiles_y)
-    return Bins(tiles_x, tiles_y, tile_start, gid, mask, order, offsets, moved_to)
+    with numba.parallel_chunksize(GAUSSIAN_CHUNK):
+        K.write_intersections(params, order, offsets, width, height, tiles_x, isect_tile, isect_gid, isect_mask)
+    tile_start, gid, mask = K.sort_by_tile(isect_tile, isect_gid, isect_mask, tiles_x * tiles_y)
+    return Bins(tiles_x, tiles_y, tile_start, gid, mask)
 
 
 def pack_params(means2d: Tensor, conics: Tensor, opacities: Tensor, features: Tensor) -> np.ndarray:
@@ -77,7 +86,7 @@ class _RasterizeNumba(torch.autograd.Function):
         trans = np.empty((height, width), np.float32)
         last = np.empty((height, width), np.int32)
         sub_end = np.empty((bins.tiles_x * bins.tiles_y, 4), np.int64)
-        with numba.parallel_chunksize(1):
+        with numba.parallel_chunksize(TILE_CHUNK):
             K.forward(params, bins.tile_start, bins.gid, bins.mask, width, height, bins.tiles_x, feat, trans, last,
                       sub_end)
         ctx.state = (params, bins, feat, trans, last, sub_end, width, height)
@@ -91,10 +100,11 @@ class _RasterizeNumba(torch.autograd.Function):
         grad_alpha = np.ascontiguousarray(grad_alpha.to(torch.float32).numpy())
         isect_grads = np.empty((bins.n_isect, K.N_GRADS), np.float32)
         grad_params = np.empty_like(params)
-        with numba.parallel_chunksize(1):
+        with numba.parallel_chunksize(TILE_CHUNK):
             K.backward(params, bins.tile_start, bins.gid, bins.mask, width, height, bins.tiles_x, feat, trans, last,
                        sub_end, grad_feat, grad_alpha, isect_grads)
-            K.reduce_gradients(params, bins.order, bins.offsets, bins.moved_to, isect_grads, grad_params)
+        with numba.parallel_chunksize(GAUSSIAN_CHUNK):
+            K.reduce_gradients(params, bins.gid, isect_grads, numba.get_num_threads(), grad_params)
         g = torch.from_numpy(grad_params)
         return g[:, 0:2], g[:, 2:5], g[:, 5], g[:, 6:10], None, None, None, None
 

@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 BACKFACE_PENALTY = np.float32(1e6)
+FAR = np.float32(1e30)  # "nothing here" depth: finite, because fastmath lets the compiler assume no infinities
 _INSIDE_EPS = np.float32(1e-3)  # pixels this close outside an edge count as inside: no cracks from rounding
 
 
@@ -112,11 +113,11 @@ def rasterize(coef, bbox, flags, front_sign, zbuf, ubuf, vbuf, aa_alpha, aa_dir,
         r1 = min(h, r0 + band_height)
         for y in range(r0, r1):
             for x in range(w):
-                zbuf[y, x] = np.inf
+                zbuf[y, x] = FAR
                 aa_alpha[y, x] = 1.0
                 aa_dir[y, x] = -1
                 ov_alpha[y, x] = 0.0
-                ov_z[y, x] = np.inf
+                ov_z[y, x] = FAR
         for t in range(n):
             if flags[t, 0] == 0:
                 continue
@@ -211,7 +212,7 @@ def resolve(src, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, ov_u, ov_v, ov_z,
     for yy in prange(h):
         y = np.int64(yy)
         for x in range(w):
-            covered = zbuf[y, x] < np.inf
+            covered = zbuf[y, x] < FAR
             a = aa_alpha[y, x]
             qx, qy = x, y
             d = aa_dir[y, x]
@@ -232,7 +233,7 @@ def resolve(src, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, ov_u, ov_v, ov_z,
                 if covered:
                     val = _sample(src, ubuf[y, x], vbuf[y, x], c)
                     if blend_q:
-                        if zbuf[qy, qx] < np.inf:
+                        if zbuf[qy, qx] < FAR:
                             other = _sample(src, ubuf[qy, qx], vbuf[qy, qx], c)
                         else:
                             other = fill[c]

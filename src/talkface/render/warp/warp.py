@@ -69,7 +69,7 @@ class MeshWarper:
 
     def source_coordinates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(u, v, covered) of the last warp: where each output pixel was sampled from (front surface only)."""
-        covered = self._zbuf < np.inf
+        covered = self._zbuf < kernel.FAR
         return self._u.copy(), self._v.copy(), covered
 
 

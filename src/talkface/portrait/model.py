@@ -1,0 +1,338 @@
+"""Portrait model: one photo turned into a 3D-aware warp model.
+
+The face is tracked on a bounded-size copy (huge photos stay cheap), lifted to 3D (the track's canonical landmarks
+and head pose), and the renderer works in a square face crop (`size`², default 512) cut from the original at full
+quality. The crop is covered by one triangle mesh whose vertices are, in order:
+
+- the 478 face landmarks (mediapipe topology; eyes and mouth are holes in it);
+- the surround: rings around the face oval plus crop-border points (Delaunay), whose motion is the head's rigid
+  motion at the oval's depth plus the oval's own non-rigid motion, faded to exactly zero at the crop border;
+- per eye, a copy of the 16 lid-contour points that fills the eye opening from an "eyeball" copy of the photo
+  in which the iris has been inpainted away (so the opening shows sclera, never a stretched iris);
+- per eye, an iris disc (a fan of 16 triangles) sampled from an iris texture completed by radial symmetry,
+  drawn behind the lids and in front of the sclera, so the lids clip it and gaze can move it;
+- a fan filling the inner-lip polygon from the inner-mouth texture (the shipped prior, recoloured per person).
+
+All textures live in one atlas image: [photo crop; eyeball copy; a strip holding the iris and mouth patches].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import UserError
+from ..face import FaceTrack, canonical_face
+from ..face.landmarks import (EYE_0, EYE_1, FACE_OVAL, IRIS_0, IRIS_1, LIPS_INNER, LIPS_OUTER, triangles as
+                              face_triangles)
+from ..render.warp import surround_mesh
+from .image import CropBox, face_crop_box, load_portrait_image, tracking_copy
+from .mouth import (CHEEK_0, CHEEK_1, PATCH_H, PATCH_W, ColourStats, colour_stats, fan_triangles, inner_vertices,
+                    mouth_opening, patch_layout)
+
+N_FACE = 478
+N_IRIS_RING = 16
+CROP_MARGIN = 2.0  # crop side / face size
+
+
+@dataclass
+class EyeModel:
+    """One eye's interior: contour indices, its iris texture place in the atlas and source iris ellipse."""
+
+    contour: tuple[int, ...]  # landmark indices of the lid contour (closed polygon)
+    iris: tuple[int, ...]  # landmark indices: centre, then the ring
+    patch_centre: np.ndarray  # [2] atlas coordinates of the iris texture centre
+    src_axes: np.ndarray  # [2, 2] source iris half-axes (columns u, v) in pixels
+    interior_offset: int  # first vertex of the contour copy
+    fan_offset: int  # first vertex of the iris fan (centre, then ring)
+
+
+@dataclass
+class PortraitModel:
+    """Everything the renderer needs about one photo (see module doc); coordinates are crop pixels."""
+
+    size: int  # crop side in pixels (the renderer's output)
+    crop: np.ndarray  # [size, size, 3] uint8 photo crop
+    atlas: np.ndarray  # [A_h, A_w, 3] uint8 texture atlas (crop, eyeball copy, patch strip)
+    box: CropBox  # the crop in original-image pixels
+    original_shape: tuple[int, int]  # (height, width) of the original photo
+    track: FaceTrack  # the one-frame track, in tracking-copy pixels
+    to_crop: tuple[float, float, float]  # (k, bx, by): crop = k * track_px + (bx, by)
+    src_xy: np.ndarray  # [V, 2] float32 atlas coordinates of every vertex
+    rest_xy: np.ndarray  # [V, 2] float32 crop coordinates of every vertex at the source expression and pose
+    triangles: np.ndarray  # [T, 3] int32, all oriented positive in the source
+    n_surround: int  # surround vertices after the face landmarks (rings + border)
+    surround_canon: np.ndarray  # [n_surround, 3] canonical-space points the surround moves with
+    surround_weight: np.ndarray  # [n_surround] motion weight (0 at the crop border)
+    surround_interp: np.ndarray  # [n_surround, len(FACE_OVAL)] oval residual interpolation weights
+    eyes: tuple[EyeModel, EyeModel]
+    mouth_offset: int  # first vertex of the mouth fan (20 contour copies + centre)
+    mouth_patch_origin: tuple[int, int]  # (x, y) of the mouth patch in the atlas
+    mouth_stats: ColourStats  # lip luminance and skin tint for recolouring the prior
+    source_opening: float  # the photo's own mouth opening (gap / width)
+    source_mouth_patch: np.ndarray | None  # the photo's own inner mouth in the patch frame, if it is open
+    px_per_cm: float  # crop pixels per canonical cm at the head
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_vertices(self) -> int:
+        return int(self.src_xy.shape[0])
+
+
+def build_portrait(image: str | Path | np.ndarray, size: int = 512, background: tuple[int, int, int] = (255, 255, 255),
+                   track: FaceTrack | None = None) -> PortraitModel:
+    """Build the portrait model of one photo (a path or an RGB uint8 array); `size` is the crop side.
+
+    Raises UserError when the photo has no face or several comparable faces.
+    """
+    rgb = load_portrait_image(image, background) if not isinstance(image, np.ndarray) else _as_rgb(image)
+    small, factor = tracking_copy(rgb)
+    if track is None:
+        track = track_image(small)
+    lm_orig = track.landmarks2d[0] * factor
+    box = face_crop_box(lm_orig[:468], rgb.shape[1], rgb.shape[0], CROP_MARGIN)
+    crop = box.extract(rgb, size)
+    k = factor * size / box.side
+    to_crop = (k, -box.x0 * size / box.side, -box.y0 * size / box.side)
+    return _assemble(crop, rgb.shape[:2], box, track, to_crop, size)
+
+
+def track_image(rgb: np.ndarray) -> FaceTrack:
+    """Track the one face of a still image (RGB uint8) as a one-frame FaceTrack; UserError if none or several."""
+    from ..face.pipeline import build_track, check_raw
+    from ..face.tracker import track_raw
+
+    raw = track_raw([rgb])
+    check_raw(raw, "the image", 25.0)
+    return build_track(raw, 25.0, source="image", smooth=False)
+
+
+def project_to_crop(model_track: FaceTrack, to_crop: tuple[float, float, float], shape: np.ndarray,
+                    pose: np.ndarray) -> np.ndarray:
+    """Canonical points [N,3] under `pose` [6] → crop pixels and depth [N,3] (weak perspective, as the tracker)."""
+    from ..face.geometry import project_canonical
+
+    p = project_canonical(np.asarray(shape, np.float64)[None], np.asarray(pose, np.float64)[None],
+                          model_track.intrinsics)[0]
+    k, bx, by = to_crop
+    return np.stack([p[:, 0] * k + bx, p[:, 1] * k + by, p[:, 2] * k], 1).astype(np.float32)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    """Validate an in-memory image: RGB uint8 [H, W, 3]."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise UserError(f"expected an RGB uint8 image, got {image.dtype} {image.shape}.")
+    return np.ascontiguousarray(image)
+
+
+def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, to_crop, size: int) -> PortraitModel:
+    """Lay out the vertices, triangles and atlas of the model (see module doc)."""
+    pose0, shape0 = track.pose[0], track.landmarks3d[0]
+    proj = project_to_crop(track, to_crop, shape0, pose0)
+    k = to_crop[0]
+    src_face = track.landmarks2d[0] * k + np.array(to_crop[1:], np.float32)
+    px_per_cm = float(track.scale[0] * k)
+    face_size = float(np.max(src_face[:468].max(0) - src_face[:468].min(0)))
+
+    # surround: rings around the oval and the crop border
+    oval = np.array(FACE_OVAL)
+    sur = surround_mesh(src_face[oval], size, size)
+    n_poly = sur.n_polygon
+    sur_extra = sur.vertices[n_poly:]
+    n_sur = len(sur_extra)
+    remap = np.concatenate([oval, N_FACE + np.arange(n_sur)])
+    sur_tris = remap[sur.triangles]
+    sur_canon = _lift_to_plane(sur_extra, track, to_crop, float(shape0[oval, 2].mean()))
+    d = np.linalg.norm(sur_extra[:, None, :] - src_face[oval][None], axis=-1)
+    interp = np.exp(-0.5 * (d / (0.2 * face_size)) ** 2)
+    interp /= np.maximum(interp.sum(1, keepdims=True), 1e-12)
+
+    face_tris = _orient_like_canonical(face_triangles())
+    rest = [src_face, sur_extra]
+    src = [src_face, sur_extra]
+    tris = [face_tris, sur_tris]
+    offset = N_FACE + n_sur
+
+    # atlas: crop, eyeball copy, patch strip
+    eyeball = crop.copy()
+    strip_parts = []
+    eyes = []
+    for contour, iris in ((EYE_0, IRIS_0), (EYE_1, IRIS_1)):
+        info = _eye_textures(crop, src_face, contour, iris, eyeball)
+        strip_parts.append(info)
+    iris_sizes = [p["patch"].shape[0] for p in strip_parts]
+    strip_h = max(max(iris_sizes), PATCH_H) + 2
+    strip_w = sum(iris_sizes) + PATCH_W + 8
+    atlas_w = max(size, strip_w)
+    atlas = np.zeros((2 * size + strip_h, atlas_w, 3), np.uint8)
+    atlas[:size, :size] = crop
+    atlas[size:2 * size, :size] = eyeball
+    x = 1
+    canon = canonical_face().mean
+    for (contour, iris), info in zip(((EYE_0, IRIS_0), (EYE_1, IRIS_1)), strip_parts):
+        ps = info["patch"].shape[0]
+        atlas[2 * size + 1:2 * size + 1 + ps, x:x + ps] = info["patch"]
+        centre = np.array([x + (ps - 1) / 2, 2 * size + 1 + (ps - 1) / 2], np.float32)
+        x += ps + 2
+        cidx = np.array(contour)
+        # eye interior: contour copy sampled from the eyeball copy, triangulated in the canonical frontal view
+        interior_offset = offset
+        rest.append(src_face[cidx])
+        src.append(src_face[cidx] + np.array([0, size], np.float32))
+        tris.append(offset + _polygon_triangles(canon[cidx, :2]))
+        offset += len(cidx)
+        # iris fan: centre + ring, sampled from the completed iris texture
+        fan_offset = offset
+        theta = 2 * np.pi * np.arange(N_IRIS_RING) / N_IRIS_RING
+        axes = info["axes"]
+        ring = centre + np.cos(theta)[:, None] * axes[:, 0] + np.sin(theta)[:, None] * axes[:, 1]
+        src.append(np.concatenate([centre[None], ring]).astype(np.float32))
+        c_src = src_face[iris[0]]
+        rest.append(np.concatenate([c_src[None], c_src + ring - centre]).astype(np.float32))
+        j = np.arange(N_IRIS_RING)
+        fan = np.stack([np.zeros_like(j), 1 + j, 1 + (j + 1) % N_IRIS_RING], 1)
+        tris.append(offset + _orient(fan, np.concatenate([centre[None], ring])))
+        offset += 1 + N_IRIS_RING
+        eyes.append(EyeModel(contour=tuple(contour), iris=tuple(iris), patch_centre=centre, src_axes=axes,
+                             interior_offset=interior_offset, fan_offset=fan_offset))
+
+    # mouth fan from the inner-mouth patch
+    mouth_origin = (x + 2, 2 * size + 1)
+    inner_idx = np.array(LIPS_INNER)
+    layout = patch_layout() + np.array(mouth_origin, np.float32)
+    mouth_offset = offset
+    rest.append(inner_vertices(src_face[inner_idx]))
+    src.append(layout)
+    tris.append(offset + fan_triangles())
+    offset += len(layout)
+    source_opening = float(mouth_opening(src_face[inner_idx]))
+    source_patch = None
+    if source_opening > 0.08:
+        from ..render.warp import MeshWarper
+        source_patch = MeshWarper(fan_triangles(), (PATCH_H, PATCH_W)).warp(
+            crop, inner_vertices(src_face[inner_idx]), patch_layout())
+    stats = colour_stats(crop, src_face[list(LIPS_OUTER)], src_face[inner_idx],
+                         [src_face[list(CHEEK_0)], src_face[list(CHEEK_1)]])
+
+    src_xy = np.concatenate(src).astype(np.float32)
+    rest_xy = np.concatenate(rest).astype(np.float32)
+    all_tris = np.concatenate(tris).astype(np.int32)
+    return PortraitModel(
+        size=size, crop=crop, atlas=atlas, box=box, original_shape=tuple(original_shape), track=track,
+        to_crop=tuple(float(v) for v in to_crop), src_xy=src_xy, rest_xy=rest_xy, triangles=all_tris,
+        n_surround=n_sur, surround_canon=sur_canon, surround_weight=sur.weights[n_poly:].astype(np.float32),
+        surround_interp=interp.astype(np.float32), eyes=tuple(eyes), mouth_offset=mouth_offset,
+        mouth_patch_origin=mouth_origin, mouth_stats=stats, source_opening=source_opening,
+        source_mouth_patch=source_patch, px_per_cm=px_per_cm,
+        meta={"face_size_px": face_size, "fit_residual_px": float(np.abs(proj[:, :2] - src_face).max())})
+
+
+def _lift_to_plane(points: np.ndarray, track: FaceTrack, to_crop, z_canon: float) -> np.ndarray:
+    """Crop points [N,2] → canonical 3D points on the plane z = `z_canon` that project onto them (source pose)."""
+    from ..face.geometry import pose_to_weak
+
+    scale, rot, t = pose_to_weak(track.pose[:1].astype(np.float64), track.intrinsics)
+    scale, rot, t = float(scale[0]), rot[0], t[0]
+    k, bx, by = to_crop
+    q = (np.asarray(points, np.float64) - np.array([bx, by])) / k
+    qx, qy = (q[:, 0] - t[0]) / scale, (q[:, 1] - t[1]) / scale
+    # canonical X = R^T [qx, qy, d]; choose d so that X_z = z_canon
+    d = (z_canon - rot[0, 2] * qx - rot[1, 2] * qy) / np.where(abs(rot[2, 2]) > 1e-3, rot[2, 2], 1e-3)
+    cam = np.stack([qx, qy, d], 1)
+    return (cam @ rot).astype(np.float32)
+
+
+def _orient_like_canonical(tris: np.ndarray) -> np.ndarray:
+    """Face triangles reordered to positive signed area in the canonical frontal view (x right, y down)."""
+    return _orient(np.asarray(tris, np.int32), canonical_face().mean[:, :2])
+
+
+def _orient(tris: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Reorder triangles [T,3] so each has positive signed area at positions `xy`."""
+    a, b, c = xy[tris[:, 0]], xy[tris[:, 1]], xy[tris[:, 2]]
+    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
+    out = np.array(tris, np.int32, copy=True)
+    flip = area < 0
+    out[flip, 1], out[flip, 2] = tris[flip, 2], tris[flip, 1]
+    return out
+
+
+def _polygon_triangles(poly: np.ndarray) -> np.ndarray:
+    """Triangulate a simple closed polygon [N,2] (Delaunay of its vertices, keeping triangles inside it)."""
+    from scipy.spatial import Delaunay
+
+    tri = Delaunay(poly.astype(np.float64)).simplices
+    cen = poly[tri].mean(1).astype(np.float32)
+    contour = poly.astype(np.float32).reshape(-1, 1, 2)
+    inside = np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) > 0 for x, y in cen])
+    return _orient(tri[inside].astype(np.int32), poly)
+
+
+def _eye_textures(crop: np.ndarray, pts: np.ndarray, contour, iris, eyeball: np.ndarray) -> dict:
+    """Complete the iris texture of one eye and inpaint the iris out of `eyeball` (modified in place).
+
+    The iris is visible only inside the lid contour; hidden parts are filled with the mean colour of the
+    visible iris at the same radius (an iris is close to rotationally symmetric). If almost nothing of it is
+    visible (eye closed in the photo), a plain dark iris colour stands in.
+    """
+    c = pts[iris[0]]
+    ring = pts[list(iris[1:])]
+    axes = np.stack([(ring[0] - ring[2]) / 2, (ring[3] - ring[1]) / 2], 1).astype(np.float32)
+    radius = float(np.mean(np.linalg.norm(ring - c, axis=1)))
+    radius = max(radius, 1.5)
+    half = int(np.ceil(radius)) + 2
+    ps = 2 * half + 1
+    h, w = crop.shape[:2]
+    eye_mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(eye_mask, [np.round(pts[list(contour)]).astype(np.int32)], 1)
+    eye_inner = cv2.erode(eye_mask, np.ones((3, 3), np.uint8))
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float32)
+    gx, gy = xx + c[0], yy + c[1]
+    patch = cv2.remap(crop, gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    vis = cv2.remap(eye_inner.astype(np.float32), gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) > 0.99
+    rho = np.sqrt(xx ** 2 + yy ** 2) / radius
+    bins = np.minimum((rho * 8).astype(int), 15)
+    disc = rho <= 1.05
+    filled = patch.copy()
+    fallback = np.array([70, 52, 40], np.float32)
+    visible_disc = vis & disc
+    for b in range(16):
+        sel = bins == b
+        have = sel & visible_disc
+        colour = patch[have].mean(0) if have.sum() >= 3 else None
+        if colour is None:
+            near = visible_disc & (np.abs(bins - b) <= 2)
+            colour = patch[near].mean(0) if near.sum() >= 3 else fallback
+        filled[sel & ~vis] = colour
+    # eyeball copy: the iris region inside the (slightly grown) eye opening refilled with sclera
+    grown = cv2.dilate(eye_mask, np.ones((3, 3), np.uint8))
+    disc_mask = np.zeros((h, w), np.uint8)
+    r_out = int(np.ceil(radius * 1.2))
+    cv2.circle(disc_mask, (int(round(c[0])), int(round(c[1]))), r_out, 1, -1)
+    _fill_rows_from_sides(eyeball, disc_mask & grown, eye_inner)
+    return {"patch": np.clip(filled + 0.5, 0, 255).astype(np.uint8), "axes": axes, "size": ps}
+
+
+def _fill_rows_from_sides(image: np.ndarray, mask: np.ndarray, allowed: np.ndarray) -> None:
+    """Fill masked pixels row by row by interpolating the nearest unmasked `allowed` pixels left and right.
+
+    Used to paint sclera over the iris: the lids above and below are never sampled (they would darken it).
+    """
+    ys = np.flatnonzero(mask.any(1))
+    h, w = mask.shape
+    for y in ys:
+        xs = np.flatnonzero(mask[y])
+        x0, x1 = xs.min(), xs.max()
+        left = [x for x in range(x0 - 1, max(x0 - 6, -1), -1) if allowed[y, x] and not mask[y, x]]
+        right = [x for x in range(x1 + 1, min(x1 + 6, w)) if allowed[y, x] and not mask[y, x]]
+        cl = image[y, left[0]].astype(np.float32) if left else None
+        cr = image[y, right[0]].astype(np.float32) if right else None
+        if cl is None and cr is None:
+            continue
+        cl = cr if cl is None else cl
+        cr = cl if cr is None else cr
+        t = ((xs - (x0 - 1)) / max(x1 - x0 + 2, 1)).astype(np.float32)[:, None]
+        image[y, xs] = np.clip(cl * (1 - t) + cr * t + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,36 @@
+"""The numba kernels compile once: a fresh process loads every kernel from the on-disk cache (no recompilation).
+How long that start takes is measured in bench/rasterizer.py, not asserted here."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+CHILD = r"""
+import json, torch
+from talkface.render.splat import rasterize, face_like_scene
+from talkface.render.splat import _kernels as K
+from talkface.render.splat.scenes import face_camera
+scene = {k: v.requires_grad_(True) for k, v in face_like_scene(300, seed=0).items()}
+rasterize(**scene, camera=face_camera(40))["rgb"].sum().backward()
+kernels = [K.count_tiles, K.write_intersections, K.sort_by_tile, K.forward, K.backward, K.reduce_gradients]
+print(json.dumps({k.__name__: [sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values())]
+                  for k in kernels}))
+"""
+
+
+def run_child() -> dict[str, list[int]]:
+    """Render and backprop once in a new interpreter; returns {kernel: [cache hits, cache misses]}."""
+    done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_second_process_loads_every_kernel_from_the_cache():
+    """After one process has compiled (and cached) the kernels, the next one hits the cache for all of them."""
+    run_child()  # compiles and writes the cache if this checkout has not run yet
+    stats = run_child()
+    assert set(stats) == {"count_tiles", "write_intersections", "sort_by_tile", "forward", "backward",
+                          "reduce_gradients"}
+    for name, (hits, misses) in stats.items():
+        assert hits >= 1 and misses == 0, f"{name} was recompiled: hits={hits} misses={misses}"
