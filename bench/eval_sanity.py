@@ -8,6 +8,7 @@ speed of `evaluate` (tracking included) on the 256² clips.
 """
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -77,6 +78,7 @@ def main() -> None:
     frozen = {r.case.name.split()[0]: r for r in run_cases(frozen_cases, cache, verbose=False)}
     small = [c for c in ok if probe(c).width == 256]
     speeds = speed_runs(small, tmp)
+    shutil.rmtree(tmp, ignore_errors=True)
 
     rows, own_c, other_c, own_p, other_p, shift_err, frozen_r = [], [], [], [], [], [], []
     for c in clips:

@@ -81,3 +81,16 @@ def test_frozen_frame_video_has_no_mouth_correlation_and_no_blinks(videos, cache
     assert v["pose_std_deg"] < 0.05 * v["ref_pose_std_deg"]
     assert v["mouth_motion_cm"] < 0.02 and v["av_confidence"] < 0.1 < v["ref_av_confidence"]
     assert v["psnr_full"] < 40 and v["lmd_mouth_px"] > 0.5
+
+
+def test_encoder_openness_signal_finds_sync_when_the_phoneme_encoder_is_trained(videos, cache):
+    from talkface.audio.encoder import WEIGHTS
+
+    if not WEIGHTS.is_file():
+        pytest.skip(f"phoneme encoder weights not trained yet ({WEIGHTS})")
+    clip = videos / "obama_clip1.mp4"
+    own = evaluate(clip, cache=cache, groups=["sync"], speech_signal="openness").values
+    other = evaluate(clip, audio=videos / "kristinoem.mp4", cache=cache, groups=["sync"],
+                     speech_signal="openness").values
+    assert abs(own["av_offset"]) <= 5
+    assert own["av_confidence"] > other["av_confidence"]

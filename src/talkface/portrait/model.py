@@ -30,7 +30,7 @@ from ..face.landmarks import (EYE_0, EYE_1, FACE_OVAL, IRIS_0, IRIS_1, LIPS_INNE
 from ..render.warp import surround_mesh
 from .image import CropBox, face_crop_box, load_portrait_image, tracking_copy
 from .mouth import (CHEEK_0, CHEEK_1, PATCH_H, PATCH_W, ColourStats, colour_stats, fan_triangles, inner_vertices,
-                    mouth_opening, patch_layout)
+                    mouth_opening, scaled_layout)
 
 N_FACE = 478
 N_IRIS_RING = 16
@@ -70,6 +70,7 @@ class PortraitModel:
     eyes: tuple[EyeModel, EyeModel]
     mouth_offset: int  # first vertex of the mouth fan (20 contour copies + centre)
     mouth_patch_origin: tuple[int, int]  # (x, y) of the mouth patch in the atlas
+    mouth_scale: int  # the atlas mouth patch is (PATCH_H, PATCH_W) times this
     mouth_stats: ColourStats  # lip luminance and skin tint for recolouring the prior
     source_opening: float  # the photo's own mouth opening (gap / width)
     source_mouth_patch: np.ndarray | None  # the photo's own inner mouth in the patch frame, if it is open
@@ -164,8 +165,10 @@ def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, 
         info = _eye_textures(crop, src_face, contour, iris, eyeball)
         strip_parts.append(info)
     iris_sizes = [p["patch"].shape[0] for p in strip_parts]
-    strip_h = max(max(iris_sizes), PATCH_H) + 2
-    strip_w = sum(iris_sizes) + PATCH_W + 8
+    inner_w = float(np.linalg.norm(src_face[LIPS_INNER[5]] - src_face[LIPS_INNER[15]]))
+    scale_guess = int(np.clip(np.ceil(inner_w / PATCH_W), 1, 4))
+    strip_h = max(max(iris_sizes), PATCH_H * scale_guess) + 2
+    strip_w = sum(iris_sizes) + 2 * len(iris_sizes) + PATCH_W * scale_guess + 8
     atlas_w = max(size, strip_w)
     atlas = np.zeros((2 * size + strip_h, atlas_w, 3), np.uint8)
     atlas[:size, :size] = crop
@@ -199,22 +202,25 @@ def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, 
         eyes.append(EyeModel(contour=tuple(contour), iris=tuple(iris), patch_centre=centre, src_axes=axes,
                              interior_offset=interior_offset, fan_offset=fan_offset))
 
-    # mouth fan from the inner-mouth patch
-    mouth_origin = (x + 2, 2 * size + 1)
+    # mouth fan from the inner-mouth patch (scaled up for big mouths so the photo's own teeth stay sharp)
     inner_idx = np.array(LIPS_INNER)
-    layout = patch_layout() + np.array(mouth_origin, np.float32)
+    inner_src = src_face[inner_idx]
+    mouth_width = float(np.linalg.norm(inner_src[5] - inner_src[15]))
+    mouth_scale = int(np.clip(np.ceil(mouth_width / PATCH_W), 1, 4))
+    mouth_origin = (x + 2, 2 * size + 1)
+    layout = scaled_layout(mouth_scale)
     mouth_offset = offset
-    rest.append(inner_vertices(src_face[inner_idx]))
-    src.append(layout)
+    rest.append(inner_vertices(inner_src))
+    src.append(layout + np.array(mouth_origin, np.float32))
     tris.append(offset + fan_triangles())
     offset += len(layout)
-    source_opening = float(mouth_opening(src_face[inner_idx]))
+    source_opening = float(mouth_opening(inner_src))
     source_patch = None
     if source_opening > 0.08:
         from ..render.warp import MeshWarper
-        source_patch = MeshWarper(fan_triangles(), (PATCH_H, PATCH_W)).warp(
-            crop, inner_vertices(src_face[inner_idx]), patch_layout())
-    stats = colour_stats(crop, src_face[list(LIPS_OUTER)], src_face[inner_idx],
+        source_patch = MeshWarper(fan_triangles(), (PATCH_H * mouth_scale, PATCH_W * mouth_scale)).warp(
+            crop, inner_vertices(inner_src), layout)
+    stats = colour_stats(crop, src_face[list(LIPS_OUTER)], inner_src,
                          [src_face[list(CHEEK_0)], src_face[list(CHEEK_1)]])
 
     src_xy = np.concatenate(src).astype(np.float32)
@@ -225,7 +231,7 @@ def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, 
         to_crop=tuple(float(v) for v in to_crop), src_xy=src_xy, rest_xy=rest_xy, triangles=all_tris,
         n_surround=n_sur, surround_canon=sur_canon, surround_weight=sur.weights[n_poly:].astype(np.float32),
         surround_interp=interp.astype(np.float32), eyes=tuple(eyes), mouth_offset=mouth_offset,
-        mouth_patch_origin=mouth_origin, mouth_stats=stats, source_opening=source_opening,
+        mouth_patch_origin=mouth_origin, mouth_scale=mouth_scale, mouth_stats=stats, source_opening=source_opening,
         source_mouth_patch=source_patch, px_per_cm=px_per_cm,
         meta={"face_size_px": face_size, "fit_residual_px": float(np.abs(proj[:, :2] - src_face).max())})
 

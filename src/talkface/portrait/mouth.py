@@ -35,6 +35,11 @@ def patch_layout() -> np.ndarray:
     return np.concatenate([ring, [[cx, cy]]]).astype(np.float32)
 
 
+def scaled_layout(scale: int) -> np.ndarray:
+    """`patch_layout` for a patch enlarged `scale` times (pixel centres kept consistent with cv2.resize)."""
+    return ((patch_layout() + 0.5) * scale - 0.5).astype(np.float32)
+
+
 def fan_triangles() -> np.ndarray:
     """[20, 3] triangles joining consecutive inner-lip points to the centre vertex (index 20)."""
     k = np.arange(N_INNER)
@@ -134,8 +139,36 @@ def colour_stats(image: np.ndarray, outer_lips: np.ndarray, inner_lips: np.ndarr
 
 
 def person_texture(prior: MouthPrior, opening: float, stats: ColourStats) -> np.ndarray:
-    """The prior's patch for `opening`, recoloured to the person: uint8 [PATCH_H, PATCH_W, 3]."""
+    """The prior's patch for `opening`, recoloured to the person: float32 RGB [PATCH_H, PATCH_W, 3] (0..255)."""
     tex = prior.texture(opening) * stats.lip_luma
     tint = np.clip(stats.skin_tint / np.maximum(prior.skin_tint, 1e-3), 0.8, 1.25)
     tex = tex * (0.5 + 0.5 * tint)  # half the light colour: teeth are not skin
-    return np.clip(tex + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(tex, 0, 255).astype(np.float32)
+
+
+def compose_open_mouth(prior_tex: np.ndarray, source_patch: np.ndarray | None, source_opening: float,
+                       opening: float) -> np.ndarray:
+    """Inner-mouth texture for a target opening: the prior, with the photo's own open mouth kept unstretched.
+
+    The photo's inner mouth covers `source_opening / opening` of the patch height: its upper half stays under
+    the upper lip and its lower half above the lower lip (teeth ride with their lips); the prior fills the
+    newly opened middle, blended over a few rows.
+    """
+    if source_patch is None or source_opening <= 0:
+        return prior_tex
+    import cv2
+
+    h, w = source_patch.shape[:2]
+    prior_tex = cv2.resize(prior_tex, (w, h), interpolation=cv2.INTER_CUBIC) if prior_tex.shape[:2] != (h, w) else prior_tex
+    a = float(np.clip(source_opening / max(opening, 1e-6), 0.0, 1.0))
+    hs = int(np.clip(round(a * h), 2, h))
+    src = cv2.resize(source_patch.astype(np.float32), (w, hs), interpolation=cv2.INTER_AREA)
+    top, bottom = hs // 2, hs - hs // 2
+    layer = prior_tex.copy()
+    layer[:top], layer[h - bottom:] = src[:top], src[top:]
+    ramp = max(2, h // 12)
+    rows = np.arange(h, dtype=np.float32)
+    weight = np.clip(np.maximum((top - rows) / ramp, (rows - (h - bottom - 1)) / ramp), 0.0, 1.0)
+    if hs >= h:
+        weight[:] = 1.0
+    return weight[:, None, None] * layer + (1 - weight[:, None, None]) * prior_tex

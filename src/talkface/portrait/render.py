@@ -16,7 +16,8 @@ import numpy as np
 from ..face.landmarks import FACE_OVAL, LIPS_INNER
 from ..render.warp import MeshWarper
 from .model import N_FACE, N_IRIS_RING, PortraitModel, project_to_crop
-from .mouth import MouthPrior, inner_vertices, mouth_opening, person_texture, shipped_mouth_prior
+from .mouth import (PATCH_H, PATCH_W, MouthPrior, compose_open_mouth, inner_vertices, mouth_opening, person_texture,
+                    shipped_mouth_prior)
 
 SURROUND_DEPTH_CM = 3.0  # the surround sits this far behind the face oval (it loses every overlap with the face)
 SCLERA_DEPTH_CM = 0.6  # eye interior behind the lid contour
@@ -92,10 +93,10 @@ class PortraitRenderer:
             return
         self._mouth_key = key
         m = self.model
-        tex = person_texture(self.prior, opening, m.mouth_stats).astype(np.float32)
-        if m.source_mouth_patch is not None:
-            a = float(np.clip(m.source_opening / max(opening, 1e-6), 0.0, 1.0))
-            tex = a * m.source_mouth_patch.astype(np.float32) + (1 - a) * tex
+        tex = person_texture(self.prior, opening, m.mouth_stats)
+        if m.mouth_scale > 1:
+            tex = cv2.resize(tex, (PATCH_W * m.mouth_scale, PATCH_H * m.mouth_scale), interpolation=cv2.INTER_CUBIC)
+        tex = compose_open_mouth(tex, m.source_mouth_patch, m.source_opening, opening)
         x, y = m.mouth_patch_origin
         h, w = tex.shape[:2]
         self.atlas[y:y + h, x:x + w] = np.clip(tex + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,255 @@
+"""Benchmark of the CPU Gaussian rasterizer (talkface.render.splat): forward and forward+backward times, throughput
+against this machine's measured fp32 ceiling, peak memory and warm-start time. Writes the "rasterizer" section of
+docs/BENCHMARKS.md.
+
+    .venv/bin/python bench/rasterizer.py [--rounds 3] [--repeats 7] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import talkface  # noqa: E402,F401  (sets NUMBA_THREADING_LAYER / OMP_WAIT_POLICY before numba starts threads)
+from bench._report import machine_line, markdown_table, median_time, write_section  # noqa: E402
+from talkface.render.splat import _kernels as K  # noqa: E402
+from talkface.render.splat import face_like_scene, project_gaussians, rasterize  # noqa: E402
+from talkface.render.splat.rasterizer import TILE_CHUNK, bin_gaussians, pack_params  # noqa: E402
+from talkface.render.splat.scenes import face_camera  # noqa: E402
+
+# Arithmetic per processed pixel-Gaussian pair in the inner loops (_forward_subtile / _backward_subtile), counting
+# an FMA as 2 flops and the one division as 1; compares and selects are not counted.
+FLOPS_PER_PAIR_FORWARD = 44  # offsets 2, quadratic form 8, polynomial exp 21, alpha 2, transmittance 2, weight 1, 4 features 8
+FLOPS_PER_PAIR_BACKWARD = 71  # + feature dot 7, running sum 2, dL/dalpha 5, 10 gradient sums 20, ...
+CONFIGS = [(256, 5000), (256, 20000), (256, 50000), (512, 5000), (512, 20000), (512, 50000)]
+TARGETS = {"fwd_bwd_256_20k_ms": 45.0, "fwd_512_20k_ms": 30.0, "fwd_ceiling": 0.65, "bwd_ceiling": 0.45,
+           "rss_512_50k_gb": 1.0, "warm_start_s": 5.0}
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 7) -> float:
+    """fp32 GEMM GFLOP/s with torch's threads: the machine's practical arithmetic ceiling."""
+    a, b = torch.rand(size, size), torch.rand(size, size)
+    seconds = median_time(lambda: torch.mm(a, b), repeats=repeats, warmup=2)
+    return 2 * size**3 / seconds / 1e9
+
+
+class KernelRig:
+    """Pre-projected, pre-binned inputs to time the numba raster kernels alone."""
+
+    def __init__(self, size: int, n: int):
+        scene, cam = face_like_scene(n, seed=0), face_camera(size)
+        with torch.no_grad():
+            proj = project_gaussians(scene["means"], scene["log_scales"], scene["quats"], cam)
+            feats = torch.cat([scene["colors"], proj.depths[:, None]], 1)
+            self.params = pack_params(proj.means2d, proj.conics, torch.sigmoid(scene["opacity_logits"]), feats)
+        self.depths, self.valid, self.size = proj.depths.numpy(), proj.valid.numpy(), size
+        self.bins = self.bin()
+        self.feat = np.empty((size, size, 4), np.float32)
+        self.trans = np.empty((size, size), np.float32)
+        self.last = np.empty((size, size), np.int32)
+        self.sub_end = np.empty((self.bins.tiles_x * self.bins.tiles_y, 4), np.int64)
+        gen = np.random.default_rng(0)
+        self.grad_feat = gen.standard_normal((size, size, 4), np.float32)
+        self.grad_alpha = gen.standard_normal((size, size), np.float32)
+        self.isect_grads = np.empty((self.bins.n_isect, K.N_GRADS), np.float32)
+        self.forward()
+
+    def bin(self):
+        """Tile binning (depth sort, exact culling, sort by tile)."""
+        return bin_gaussians(self.params, self.depths, self.valid, self.size, self.size)
+
+    def forward(self):
+        """The forward compositing kernel."""
+        b = self.bins
+        with numba.parallel_chunksize(TILE_CHUNK):
+            K.forward(self.params, b.tile_start, b.gid, b.mask, self.size, self.size, b.tiles_x, self.feat,
+                      self.trans, self.last, self.sub_end)
+
+    def backward(self):
+        """The backward kernel (per-intersection gradient sums), without the per-Gaussian reduce."""
+        b = self.bins
+        with numba.parallel_chunksize(TILE_CHUNK):
+            K.backward(self.params, b.tile_start, b.gid, b.mask, self.size, self.size, b.tiles_x, self.feat,
+                       self.trans, self.last, self.sub_end, self.grad_feat, self.grad_alpha, self.isect_grads)
+
+    def pairs(self) -> int:
+        """Pixel-Gaussian pairs the kernels evaluate: 64 per (sub-tile, intersection) with its mask bit set, up to
+        where the sub-tile's forward loop stopped."""
+        b, total = self.bins, 0
+        for t in range(b.tiles_x * b.tiles_y):
+            for s in range(4):
+                total += int(((b.mask[b.tile_start[t]:self.sub_end[t, s]] >> s) & 1).sum())
+        return total * K.SUB_PIXELS
+
+
+def time_pipeline(size: int, n: int, repeats: int) -> dict[str, float]:
+    """Median ms of forward (no grad) and forward+MSE+backward to all 3D parameters, projection included."""
+    scene, cam = face_like_scene(n, seed=0), face_camera(size)
+    leaves = {k: v.clone().requires_grad_(True) for k, v in scene.items()}
+    target = torch.rand(size, size, 3, generator=torch.Generator().manual_seed(1))
+    bg = torch.tensor([0.1, 0.1, 0.1])
+
+    def forward():
+        with torch.no_grad():
+            rasterize(**scene, camera=cam, background=bg)
+
+    def forward_backward():
+        out = rasterize(**leaves, camera=cam, background=bg)
+        ((out["rgb"] - target) ** 2).mean().backward()
+        for leaf in leaves.values():
+            leaf.grad = None
+
+    return {"fwd_ms": 1e3 * median_time(forward, repeats), "fwd_bwd_ms": 1e3 * median_time(forward_backward, repeats)}
+
+
+def time_kernels(size: int, n: int, repeats: int) -> dict[str, float]:
+    """Median ms of binning, the forward kernel and the backward kernel alone, plus the pair counts."""
+    rig = KernelRig(size, n)
+    return {"bin_ms": 1e3 * median_time(rig.bin, repeats), "kfwd_ms": 1e3 * median_time(rig.forward, repeats),
+            "kbwd_ms": 1e3 * median_time(rig.backward, repeats), "pairs": rig.pairs(), "n_isect": rig.bins.n_isect}
+
+
+def run_child(code: str) -> dict:
+    """Run `code` in a fresh interpreter (same env) and parse the JSON it prints last."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        raise RuntimeError(done.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+PEAK_RSS_CHILD = r"""
+import json, resource, torch
+from talkface.render.splat import rasterize, face_like_scene
+from talkface.render.splat.scenes import face_camera
+def rss_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+scene = {k: v.requires_grad_(True) for k, v in face_like_scene(10, seed=0).items()}
+rasterize(**scene, camera=face_camera(32))["rgb"].sum().backward()
+base = rss_gb()
+scene = {k: v.requires_grad_(True) for k, v in face_like_scene(50000, seed=0).items()}
+target = torch.rand(512, 512, 3)
+for _ in range(3):
+    out = rasterize(**scene, camera=face_camera(512))
+    ((out["rgb"] - target) ** 2).mean().backward()
+print(json.dumps({"base_gb": base, "peak_gb": rss_gb()}))
+"""
+
+WARM_START_CHILD = r"""
+import json, time, resource
+t0 = time.perf_counter()
+import torch
+t1 = time.perf_counter()
+from talkface.render.splat import rasterize, face_like_scene
+from talkface.render.splat.scenes import face_camera
+scene = {k: v.requires_grad_(True) for k, v in face_like_scene(20000, seed=0).items()}
+out = rasterize(**scene, camera=face_camera(256))
+t2 = time.perf_counter()
+out["rgb"].sum().backward()
+t3 = time.perf_counter()
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"torch_import_s": t1 - t0, "to_first_frame_s": t2 - t1, "first_backward_s": t3 - t2,
+                  "total_s": t3 - t0, "cpu_s": ru.ru_utime + ru.ru_stime}))
+"""
+
+
+def measure(rounds: int, repeats: int, configs) -> tuple[dict, list[str]]:
+    """Per config, the median over `rounds` of each round's median (and the quietest round)."""
+    results, loads = {}, []
+    for r in range(rounds):
+        loads.append(f"{os.getloadavg()[0]:.1f}")
+        for size, n in configs:
+            row = {**time_pipeline(size, n, repeats), **time_kernels(size, n, repeats)}
+            print(f"round {r + 1} {size}^2 / {n // 1000}k: " + ", ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+            results.setdefault((size, n), []).append(row)
+    loads.append(f"{os.getloadavg()[0]:.1f}")
+    return results, loads
+
+
+def summarise(rows: list[dict], key: str, pick) -> float:
+    """Combine one timing over rounds (median, or min = the quietest round)."""
+    return pick(row[key] for row in rows)
+
+
+def main() -> None:
+    """Measure everything and write the markdown section."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="one round, 256^2 / 20k and 512^2 / 20k only")
+    args = parser.parse_args()
+    configs = [(256, 20000), (512, 20000)] if args.quick else CONFIGS
+    rounds = 1 if args.quick else args.rounds
+
+    run_child(WARM_START_CHILD)  # make sure the kernel cache is written before anything is timed
+    gflops = matmul_gflops()
+    results, loads = measure(rounds, args.repeats, configs)
+    gflops = max(gflops, matmul_gflops())  # ceiling: best of the two measurements (before and after)
+    ceiling_fwd = gflops * 1e9 / FLOPS_PER_PAIR_FORWARD
+    ceiling_bwd = gflops * 1e9 / FLOPS_PER_PAIR_BACKWARD
+    warm = [run_child(WARM_START_CHILD) for _ in range(3)]
+    memory = run_child(PEAK_RSS_CHILD)
+
+    header = ["image", "N", "isect", "pairs", "fwd ms", "fwd+bwd ms", "quietest fwd / fwd+bwd", "bin ms",
+              "raster fwd ms", "raster bwd ms", "fwd Gpair/s (% ceil)", "bwd Gpair/s (% ceil)"]
+    table = []
+    for (size, n), rows in results.items():
+        med = {k: summarise(rows, k, statistics.median) for k in rows[0]}
+        best = {k: summarise(rows, k, min) for k in rows[0]}
+        fwd_rate = med["pairs"] / (best["kfwd_ms"] * 1e-3) / 1e9
+        bwd_rate = med["pairs"] / (best["kbwd_ms"] * 1e-3) / 1e9
+        table.append([f"{size}²", f"{n // 1000}k", med["n_isect"], f"{med['pairs'] / 1e6:.1f}M",
+                      f"{med['fwd_ms']:.1f}", f"{med['fwd_bwd_ms']:.1f}",
+                      f"{best['fwd_ms']:.1f} / {best['fwd_bwd_ms']:.1f}", f"{med['bin_ms']:.1f}",
+                      f"{med['kfwd_ms']:.1f}", f"{med['kbwd_ms']:.1f}",
+                      f"{fwd_rate:.2f} ({100 * fwd_rate * 1e9 / ceiling_fwd:.0f}%)",
+                      f"{bwd_rate:.2f} ({100 * bwd_rate * 1e9 / ceiling_bwd:.0f}%)"])
+    warm_first = statistics.median(w["to_first_frame_s"] for w in warm)
+    warm_cpu = statistics.median(w["cpu_s"] for w in warm)
+    warm_torch = statistics.median(w["torch_import_s"] for w in warm)
+    body = "\n".join([
+        "## Gaussian rasterizer (`talkface.render.splat`, `bench/rasterizer.py`)",
+        "",
+        f"Machine: {machine_line()}; numba {numba.__version__} (threading layer {numba.threading_layer()}, "
+        f"{numba.get_num_threads()} threads), torch {torch.__version__} ({torch.get_num_threads()} threads).",
+        f"Load average (1 min) at the start of each round and at the end: {', '.join(loads)} "
+        "(other jobs share these 2 cores, so times are noisy).",
+        "",
+        "Scene: `face_like_scene(N)` (Gaussians on a 0.16 x 0.21 x 0.10 m ellipsoid, std 3-15 mm, 1 m from a "
+        "camera with focal = width). *fwd* = projection + rasterization without autograd; *fwd+bwd* = projection + "
+        "rasterization + MSE loss + backward to all 3D parameters. Times are medians over "
+        f"{rounds} round(s) of {args.repeats}-run medians; *quietest* is the best round's median. *raster* columns "
+        "time the numba kernels alone on pre-binned input; throughput uses the pairs the kernels evaluate "
+        "(64 per sub-tile and intersection, up to early termination) over the quietest raster time.",
+        "",
+        markdown_table(header, table),
+        "",
+        f"Ceiling: fp32 matmul {gflops:.0f} GFLOP/s (torch, 2048², best of two measurements) / "
+        f"{FLOPS_PER_PAIR_FORWARD} flops per forward pair = {ceiling_fwd / 1e9:.2f} Gpair/s; / "
+        f"{FLOPS_PER_PAIR_BACKWARD} flops per backward pair = {ceiling_bwd / 1e9:.2f} Gpair/s.",
+        "",
+        f"Memory: 512² / 50k forward+backward peak RSS {memory['peak_gb']:.2f} GB for the whole process "
+        f"(torch + numba runtime alone: {memory['base_gb']:.2f} GB).",
+        f"Warm start (kernels cached): a new process renders its first 256² / 20k frame "
+        f"{warm_first:.2f} s after `import torch` finished (torch import {warm_torch:.2f} s; {warm_cpu:.2f} s CPU "
+        "for the whole process, incl. a first backward); median of 3 processes.",
+        "",
+        "Targets (issue 3): 256² / 20k fwd+bwd ≤ 45 ms; 512² / 20k fwd ≤ 30 ms; fwd ≥ 65 % and bwd ≥ 45 % of the "
+        "ceiling; 512² / 50k backward < 1 GB RSS; a second process renders in < 5 s.",
+    ])
+    write_section("rasterizer", body)
+
+
+if __name__ == "__main__":
+    main()
