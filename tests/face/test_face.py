@@ -200,3 +200,14 @@ def test_fit_morphable_on_tracks(obama):
     assert model.bases["mouth"].shape[0] == 4
     b = model.bases["mouth"]
     assert np.allclose(b @ b.T, np.eye(4), atol=1e-4)
+
+
+def test_person_mask_separates_speaker_from_background(data_dir, obama):
+    """Selfie segmentation marks the face as person and the top corners of the frame as background."""
+    from talkface.face import person_masks
+    frame = next(iter_frames(data_dir / "videos/obama_clip1.mp4"))
+    mask = next(person_masks([frame]))
+    face = region_masks(obama.landmarks2d[0], 256, 256)["face"] > 0.5
+    assert mask.shape == (256, 256)
+    assert mask[face].mean() > 0.9
+    assert mask[:20, :20].mean() < 0.2 and mask[:20, -20:].mean() < 0.2

@@ -154,7 +154,7 @@ def test_writer_pads_odd_sizes_and_abort_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == [out]
 
 
-@pytest.mark.parametrize("case", ["missing", "directory", "empty", "text", "truncated", "audio_only"])
+@pytest.mark.parametrize("case", ["missing", "directory", "empty", "text", "truncated", "audio_only", "zero_length"])
 def test_bad_inputs_are_user_errors(tmp_path, data_dir, case):
     """Every bad input raises a one-sentence UserError (never a traceback from deep inside)."""
     path = {"missing": tmp_path / "nope.mp4", "directory": tmp_path}.get(case, tmp_path / f"{case}.mp4")
@@ -167,6 +167,10 @@ def test_bad_inputs_are_user_errors(tmp_path, data_dir, case):
         path.write_bytes(blob[: len(blob) // 3])
     elif case == "audio_only":
         path = data_dir / "speech/playaudio_20s.mp3"
+    elif case == "zero_length":
+        with av.open(str(path), "w") as out:
+            st = out.add_stream("libx264", rate=25)
+            st.width, st.height, st.pix_fmt = 64, 64, "yuv420p"
     with pytest.raises(UserError) as err:
         list(iter_frames(path))
     assert "\n" not in str(err.value)

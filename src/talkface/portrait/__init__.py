@@ -1,1 +1,10 @@
-"""talkface.portrait"""
+"""One photo → animated frames: a 3D-aware mesh-warp model of the photo (`build_portrait`), rendered per frame
+from a head pose and canonical landmarks (`PortraitRenderer`, `render_frames`), with a learned inner-mouth prior."""
+from .image import CropBox, face_crop_box, load_portrait_image, tracking_copy
+from .model import PortraitModel, build_portrait, track_image
+from .mouth import MouthPrior, shipped_mouth_prior
+from .render import PortraitRenderer, paste_back, render_frames
+
+__all__ = ["CropBox", "MouthPrior", "PortraitModel", "PortraitRenderer", "build_portrait", "face_crop_box",
+           "load_portrait_image", "paste_back", "render_frames", "shipped_mouth_prior", "track_image",
+           "tracking_copy"]

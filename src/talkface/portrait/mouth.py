@@ -74,7 +74,7 @@ class MouthPrior:
     mean: np.ndarray  # [H*W*3] float32, exposure-normalised RGB
     modes: np.ndarray  # [K, H*W*3] float32
     openings: np.ndarray  # [B] bin centres of mouth opening
-    coeffs: np.ndarray  # [B, K] mean coefficient of each mode in each opening bin
+    coeffs: np.ndarray  # [B, K] mode coefficients of each opening bin's most typical training mouth
     skin_tint: np.ndarray  # [3] mean skin RGB / luminance over the training clips
     meta: dict
 

@@ -5,7 +5,8 @@
 Recipe: track every clip (25 fps), keep frames whose mouth opening (inner gap / inner width) is at least
 `MIN_OPENING`, warp each inner-lip polygon into the normalised mouth patch (fan of triangles, `mouth.py`),
 divide by the clip's median lip luminance (exposure), then PCA over all patches (`N_MODES` modes) and tabulate
-each mode's mean coefficient in `N_BINS` quantile bins of opening. Deterministic given the clips.
+in each of `N_BINS` quantile bins of opening the mode coefficients of the bin's most typical patch (the one
+nearest the bin's mean coefficients; a plain mean would blur the teeth away). Deterministic given the clips.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from .mouth import (CHEEK_0, CHEEK_1, PATCH_H, PATCH_W, PRIOR_PATH, MouthPrior, 
 
 MIN_OPENING = 0.06
 MAX_FRAMES_PER_CLIP = 400
-N_MODES = 6
+N_MODES = 12
 N_BINS = 10
 DEFAULT_VIDEOS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "videos"
 
@@ -77,7 +78,9 @@ def fit_prior(patches: np.ndarray, openings: np.ndarray, tint: np.ndarray, sourc
     for lo, hi in zip(edges[:-1], edges[1:]):
         sel = (openings >= lo) & (openings <= hi)
         centres.append(float(np.median(openings[sel])))
-        table.append(coeff[sel].mean(0))
+        # the bin's most typical real mouth (nearest to the bin mean in mode space): a mean would blur the teeth
+        typical = np.argmin(np.linalg.norm(coeff[sel] - coeff[sel].mean(0), axis=1))
+        table.append(coeff[sel][typical])
     explained = float((sig[:N_MODES] ** 2).sum() / (sig ** 2).sum())
     meta = {"n_patches": int(len(patches)), "clips": sources, "min_opening": MIN_OPENING,
             "explained_variance": round(explained, 4), "opening_range": [float(openings.min()), float(openings.max())]}

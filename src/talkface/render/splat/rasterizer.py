@@ -69,19 +69,24 @@ def bin_gaussians(params: np.ndarray, depths: np.ndarray, valid: np.ndarray, wid
     return Bins(tiles_x, tiles_y, tile_start, gid, mask)
 
 
-def pack_params(means2d: Tensor, conics: Tensor, opacities: Tensor, features: Tensor) -> np.ndarray:
-    """The kernels' per-Gaussian row [N, 10] float32: mean (2), conic (3), opacity, features (4)."""
-    packed = torch.cat([means2d.detach(), conics.detach(), opacities.detach()[:, None], features.detach()], 1)
-    return np.ascontiguousarray(packed.to(torch.float32).numpy())
+def pack_params(means2d: Tensor, conics: Tensor, opacities: Tensor, colors: Tensor, depths: Tensor) -> np.ndarray:
+    """The kernels' per-Gaussian row [N, 10] float32: mean (2), conic (3), opacity, r, g, b, depth."""
+    params = np.empty((means2d.shape[0], K.N_PARAMS), np.float32)
+    params[:, 0:2] = means2d.detach().numpy()
+    params[:, 2:5] = conics.detach().numpy()
+    params[:, 5] = opacities.detach().numpy()
+    params[:, 6:9] = colors.detach().numpy()
+    params[:, 9] = depths.detach().numpy()
+    return params
 
 
 class _RasterizeNumba(torch.autograd.Function):
     """Forward/backward of the numba tile rasterizer on screen-space Gaussians."""
 
     @staticmethod
-    def forward(ctx, means2d, conics, opacities, features, depths, valid, width: int, height: int):
-        params = pack_params(means2d, conics, opacities, features)
-        bins = bin_gaussians(params, depths.detach().cpu().numpy(), valid.cpu().numpy(), width, height)
+    def forward(ctx, means2d, conics, opacities, colors, depths, valid, width: int, height: int):
+        params = pack_params(means2d, conics, opacities, colors, depths)
+        bins = bin_gaussians(params, params[:, 9], valid.numpy(), width, height)
         feat = np.empty((height, width, 4), np.float32)
         trans = np.empty((height, width), np.float32)
         last = np.empty((height, width), np.int32)
@@ -90,13 +95,15 @@ class _RasterizeNumba(torch.autograd.Function):
             K.forward(params, bins.tile_start, bins.gid, bins.mask, width, height, bins.tiles_x, feat, trans, last,
                       sub_end)
         ctx.state = (params, bins, feat, trans, last, sub_end, width, height)
-        ctx.n_isect = bins.n_isect
-        return torch.from_numpy(feat), torch.from_numpy(1.0 - trans)
+        feat = torch.from_numpy(feat)
+        return feat[..., :3], feat[..., 3], torch.from_numpy(1.0 - trans)
 
     @staticmethod
-    def backward(ctx, grad_feat, grad_alpha):
+    def backward(ctx, grad_rgb, grad_depth_sum, grad_alpha):
         params, bins, feat, trans, last, sub_end, width, height = ctx.state
-        grad_feat = np.ascontiguousarray(grad_feat.to(torch.float32).numpy())
+        grad_feat = np.empty((height, width, 4), np.float32)
+        grad_feat[..., :3] = grad_rgb.numpy()
+        grad_feat[..., 3] = grad_depth_sum.numpy()
         grad_alpha = np.ascontiguousarray(grad_alpha.to(torch.float32).numpy())
         isect_grads = np.empty((bins.n_isect, K.N_GRADS), np.float32)
         grad_params = np.empty_like(params)
@@ -106,14 +113,15 @@ class _RasterizeNumba(torch.autograd.Function):
         with numba.parallel_chunksize(GAUSSIAN_CHUNK):
             K.reduce_gradients(params, bins.gid, isect_grads, numba.get_num_threads(), grad_params)
         g = torch.from_numpy(grad_params)
-        return g[:, 0:2], g[:, 2:5], g[:, 5], g[:, 6:10], None, None, None, None
+        return g[:, 0:2], g[:, 2:5], g[:, 5], g[:, 6:9], g[:, 9], None, None, None
 
 
-def rasterize_screen(means2d: Tensor, conics: Tensor, opacities: Tensor, features: Tensor, depths: Tensor,
-                     valid: Tensor, width: int, height: int) -> tuple[Tensor, Tensor]:
-    """Composite screen-space Gaussians front to back: features image [H, W, 4] (premultiplied, no background)
-    and accumulated alpha [H, W]. Differentiable w.r.t. means2d [N, 2], conics [N, 3], opacities [N], features [N, 4]."""
-    return _RasterizeNumba.apply(means2d, conics, opacities, features, depths, valid, width, height)
+def rasterize_screen(means2d: Tensor, conics: Tensor, opacities: Tensor, colors: Tensor, depths: Tensor,
+                     valid: Tensor, width: int, height: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Composite screen-space Gaussians front to back (float32 CPU tensors): premultiplied colour [H, W, 3] without
+    background, depth sum_i w_i z_i [H, W] and accumulated alpha [H, W]. Differentiable w.r.t. means2d [N, 2],
+    conics [N, 3], opacities [N], colors [N, 3] and depths [N] (which also set the front-to-back order)."""
+    return _RasterizeNumba.apply(means2d, conics, opacities, colors, depths, valid, width, height)
 
 
 def check_finite(**tensors: Tensor) -> None:
@@ -185,14 +193,13 @@ def rasterize(means: Tensor, log_scales: Tensor, quats: Tensor, opacity_logits: 
         raise ValueError(f"unknown backend {backend!r}; use 'auto', 'numba' or 'gsplat'")
     proj = project_gaussians(means, log_scales, quats, camera)
     rgb = colors_from_sh(colors, means, camera) if colors.dim() == 3 else colors
-    features = torch.cat([rgb, proj.depths[:, None]], 1)
-    feat, alpha = rasterize_screen(proj.means2d, proj.conics, torch.sigmoid(opacity_logits), features, proj.depths,
-                                   proj.valid, camera.width, camera.height)
+    rgb_image, depth_sum, alpha = rasterize_screen(proj.means2d, proj.conics, torch.sigmoid(opacity_logits), rgb,
+                                                   proj.depths, proj.valid, camera.width, camera.height)
     return {
-        "rgb": composite_background(feat[..., :3], alpha, background),
+        "rgb": composite_background(rgb_image, alpha, background),
         "alpha": alpha,
-        "depth": expected_depth(feat[..., 3], alpha),
-        "depth_sum": feat[..., 3],
+        "depth": expected_depth(depth_sum, alpha),
+        "depth_sum": depth_sum,
         "means2d": proj.means2d,
         "radii": proj.radii,
     }

@@ -21,10 +21,11 @@ from numba import njit, prange
 
 BACKFACE_PENALTY = np.float32(1e6)
 FAR = np.float32(1e30)  # "nothing here" depth: finite, because fastmath lets the compiler assume no infinities
-_INSIDE_EPS = np.float32(1e-3)  # pixels this close outside an edge count as inside: no cracks from rounding
+_INSIDE_EPS = np.float32(1e-3)
+_MIN_AREA = 1e-6  # twice the area (px²) below which a triangle is degenerate: invisible, skipped  # pixels this close outside an edge count as inside: no cracks from rounding
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def triangle_setup(dst_xy, src_xy, depth, tris, neighbours):
     """Per triangle: affine maps (u, v, z), three edge distance functions, bbox and silhouette flags.
 
@@ -42,8 +43,8 @@ def triangle_setup(dst_xy, src_xy, depth, tris, neighbours):
         x0, y0 = dst_xy[i0, 0], dst_xy[i0, 1]
         x1, y1 = dst_xy[i1, 0], dst_xy[i1, 1]
         x2, y2 = dst_xy[i2, 0], dst_xy[i2, 1]
-        area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
-        if abs(area) > 1e-9:
+        area = (np.float64(x1) - x0) * (np.float64(y2) - y0) - (np.float64(x2) - x0) * (np.float64(y1) - y0)
+        if abs(area) > _MIN_AREA:
             orient[t] = 1 if area > 0 else -1
     for t in range(n):
         if orient[t] == 0:

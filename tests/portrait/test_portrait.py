@@ -1,0 +1,185 @@
+"""Portrait model and renderer on real photos: identity, mouth opening, eyelids, gaze, pose, paste-back, streaming."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from talkface.errors import UserError
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+PORTRAITS = DATA / "portraits"
+
+pytestmark = pytest.mark.skipif(not PORTRAITS.is_dir(), reason=f"shared test data not found at {PORTRAITS}")
+
+
+@pytest.fixture(scope="module")
+def model():
+    from talkface.portrait import build_portrait
+    return build_portrait(PORTRAITS / "people_0.png", size=256)
+
+
+@pytest.fixture(scope="module")
+def renderer(model):
+    from talkface.portrait import PortraitRenderer
+    return PortraitRenderer(model)
+
+
+def _source(model):
+    return model.track.pose[0].copy(), model.track.landmarks3d[0].copy()
+
+
+def _polygon_mask(points: np.ndarray, size: int, erode: int = 0) -> np.ndarray:
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    if erode:
+        mask = cv2.erode(mask, np.ones((2 * erode + 1, 2 * erode + 1), np.uint8))
+    return mask > 0
+
+
+def _open_mouth(shape: np.ndarray, cm: float) -> np.ndarray:
+    """Canonical shape with the jaw dropped by `cm`: lower lip and chin points move down, more near the chin."""
+    from talkface.face.landmarks import LIPS_INNER
+    out = shape.copy()
+    y_mid = (shape[13, 1] + shape[14, 1]) / 2
+    below = shape[:468, 1] > y_mid
+    chin_y = shape[152, 1]
+    t = np.clip((shape[:468, 1] - y_mid) / max(chin_y - y_mid, 1e-6), 0, 1)
+    w = np.where(below, 0.7 + 0.3 * t, 0.0)
+    out[:468, 1] += w * cm
+    lower_inner = [i for i in LIPS_INNER if shape[i, 1] > y_mid]
+    out[lower_inner, 1] = shape[lower_inner, 1] + cm
+    return out
+
+
+def test_identity_render_reproduces_the_photo(model, renderer):
+    pose, shape = _source(model)
+    out = renderer.render(pose, shape)
+    diff = np.abs(out.astype(int) - model.crop.astype(int)).max(axis=2)
+    assert out.shape == (256, 256, 3) and out.dtype == np.uint8
+    assert diff.mean() < 1.0
+    assert np.percentile(diff, 98) <= 2  # only the re-composed eyes may differ slightly
+
+
+def test_open_mouth_shows_an_inner_mouth_not_stretched_lips(model, renderer):
+    from talkface.face.landmarks import LIPS_INNER, LIPS_OUTER
+    from talkface.portrait.mouth import luminance
+    pose, shape = _source(model)
+    out = renderer.render(pose, _open_mouth(shape, 1.2))
+    dst, _ = renderer.vertices(pose, _open_mouth(shape, 1.2))
+    inner = _polygon_mask(dst[list(LIPS_INNER)], 256, erode=1)
+    assert inner.sum() > 150, "the mouth should be open"
+    lips = _polygon_mask(model.rest_xy[list(LIPS_OUTER)], 256) & ~_polygon_mask(model.rest_xy[list(LIPS_INNER)], 256)
+    rgb_in = out[inner].astype(np.float32)
+    rgb_lips = model.crop[lips].astype(np.float32)
+    sat = lambda x: (x.max(1) - x.min(1)) / np.maximum(x.max(1), 1)
+    darker = luminance(rgb_in).mean() < 0.85 * luminance(rgb_lips).mean()
+    less_lip_coloured = sat(rgb_in).mean() < 0.8 * sat(rgb_lips).mean()
+    assert darker or less_lip_coloured
+    # the same opening without the inner-mouth layer (plain stretched mesh) would be lip-coloured throughout
+    assert np.abs(rgb_in.mean(0) - rgb_lips.mean(0)).max() > 12
+
+
+def test_closed_eyes_hide_the_sclera(model, renderer):
+    from talkface.face.landmarks import EYE_0, EYE_1
+    from talkface.portrait.mouth import luminance
+    pose, shape = _source(model)
+    closed = shape.copy()
+    for eye in (EYE_0, EYE_1):
+        upper, lower = list(eye[1:8]), list(eye[9:16])[::-1]
+        for u, d in zip(upper, lower):
+            closed[u] = closed[d]  # upper lid down onto the lower lid
+    out = renderer.render(pose, closed)
+    for eye in (EYE_0, EYE_1):
+        region = _polygon_mask(model.rest_xy[list(eye)], 256, erode=1)
+        before = luminance(model.crop[region].astype(np.float32))
+        after = luminance(out[region].astype(np.float32))
+        # sclera is the brightest part of an open eye; once the lid is down the eye area is skin-toned, smoother
+        assert np.percentile(after, 95) < np.percentile(before, 95) + 1
+        assert after.std() < before.std()
+
+
+def test_gaze_moves_the_iris(model, renderer):
+    from talkface.face.landmarks import IRIS_0, IRIS_1
+    pose, shape = _source(model)
+    looked = shape.copy()
+    for iris in (IRIS_0, IRIS_1):
+        looked[list(iris), 0] += 0.25  # cm towards the image's right
+    base = renderer.render(pose, shape).astype(np.float32).mean(2)
+    moved = renderer.render(pose, looked).astype(np.float32).mean(2)
+    for iris in (IRIS_0, IRIS_1):
+        c = model.rest_xy[iris[0]]
+        r = int(np.ceil(np.linalg.norm(model.rest_xy[iris[1]] - c))) + 4
+        x0, y0 = int(c[0]) - 2 * r, int(c[1]) - r
+        win_a, win_b = 255 - base[y0:y0 + 2 * r, x0:x0 + 4 * r], 255 - moved[y0:y0 + 2 * r, x0:x0 + 4 * r]
+        xs = np.arange(win_a.shape[1])
+        ca = (win_a.sum(0) * xs).sum() / win_a.sum()
+        cb = (win_b.sum(0) * xs).sum() / win_b.sum()
+        assert cb > ca + 0.3, "the dark iris mass should move right"
+
+
+def test_head_pose_moves_the_face_but_not_the_crop_border(model, renderer):
+    from talkface.face.geometry import axis_angle_to_matrix, euler_to_axis_angle, matrix_to_axis_angle
+    pose, shape = _source(model)
+    turned = pose.copy()
+    turned[:3] = matrix_to_axis_angle(axis_angle_to_matrix(euler_to_axis_angle(np.array([15.0, 8.0, 5.0])))
+                                      @ axis_angle_to_matrix(pose[:3]))
+    out = renderer.render(turned, shape)
+    crop = model.crop
+    for edge in (np.s_[0, :], np.s_[-1, :], np.s_[:, 0], np.s_[:, -1]):
+        assert np.abs(out[edge].astype(int) - crop[edge].astype(int)).max() <= 1
+    face = _polygon_mask(model.rest_xy[:468], 256)
+    assert np.abs(out[face].astype(int) - crop[face].astype(int)).mean() > 5
+    _, _, covered = renderer.warper.source_coordinates()
+    assert covered.all()
+
+
+def test_render_frames_streams_and_pastes_back_into_the_original(model):
+    from talkface.portrait import load_portrait_image, render_frames
+    original = load_portrait_image(PORTRAITS / "people_0.png")
+    pose, shape = _source(model)
+    shapes = (_open_mouth(shape, 0.1 * (k % 8)) for k in itertools.count())
+    poses = itertools.repeat(pose)
+    stream = render_frames(model, poses, shapes, original=original)
+    frames = list(itertools.islice(stream, 6))
+    assert len(frames) == 6
+    assert all(f.shape == original.shape for f in frames)
+    box = model.box
+    outside = np.ones(original.shape[:2], bool)
+    outside[int(box.y0):int(np.ceil(box.y0 + box.side)) + 1, int(box.x0):int(np.ceil(box.x0 + box.side)) + 1] = False
+    if outside.any():
+        assert np.array_equal(frames[3][outside], original[outside])
+    assert not np.array_equal(frames[0], frames[4])  # the mouth moved
+
+
+def test_an_image_without_a_face_is_refused(tmp_path):
+    from talkface.portrait import build_portrait
+    yy, xx = np.mgrid[0:240, 0:320]
+    img = np.stack([xx % 256, yy % 256, (xx + yy) % 256], 2).astype(np.uint8)
+    with pytest.raises(UserError, match="no face"):
+        build_portrait(img)
+
+
+def test_an_image_with_two_faces_is_refused():
+    from talkface.portrait import build_portrait, load_portrait_image
+    a = cv2.resize(load_portrait_image(PORTRAITS / "people_0.png"), (320, 320))
+    b = cv2.resize(load_portrait_image(PORTRAITS / "obama.jpg"), (320, 320))
+    with pytest.raises(UserError, match="several faces"):
+        build_portrait(np.concatenate([a, b], 1))
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in PORTRAITS.glob("*") if p.suffix.lower() in {".png", ".jpg"})
+                         if PORTRAITS.is_dir() else [])
+def test_every_shared_portrait_loads_and_yields_a_model(name):
+    from talkface.portrait import build_portrait
+    try:
+        model = build_portrait(PORTRAITS / name, size=256)
+    except UserError as exc:
+        assert str(exc).strip(), "refusals must say why"
+        return
+    assert model.crop.shape == (256, 256, 3)
+    assert model.meta["fit_residual_px"] < 1.0
+    assert 0 < model.box.side <= max(model.original_shape)
