@@ -52,8 +52,8 @@ class KernelRig:
         scene, cam = face_like_scene(n, seed=0), face_camera(size)
         with torch.no_grad():
             proj = project_gaussians(scene["means"], scene["log_scales"], scene["quats"], cam)
-            feats = torch.cat([scene["colors"], proj.depths[:, None]], 1)
-            self.params = pack_params(proj.means2d, proj.conics, torch.sigmoid(scene["opacity_logits"]), feats)
+            self.params = pack_params(proj.means2d, proj.conics, torch.sigmoid(scene["opacity_logits"]),
+                                      scene["colors"], proj.depths)
         self.depths, self.valid, self.size = proj.depths.numpy(), proj.valid.numpy(), size
         self.bins = self.bin()
         self.feat = np.empty((size, size, 4), np.float32)

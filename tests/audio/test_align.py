@@ -57,3 +57,20 @@ def test_out_of_vocabulary_words_use_espeak():
 def test_non_english_transcripts_are_refused():
     with pytest.raises(UserError, match="words"):
         align(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 16000, "海尔集团")
+
+
+@pytest.mark.slow
+def test_long_audio_is_split_at_silences_and_aligned(data_dir):
+    from talkface.media import load_audio
+
+    texts = lj_transcripts()
+    names = ["LJ001-0001", "LJ001-0002", "LJ001-0003", "LJ001-0004", "LJ001-0005"] * 2
+    clips = [load_audio(data_dir / "speech" / f"{n}.wav", 16000) for n in names]
+    gap = np.zeros(8000, np.float32)
+    audio = np.concatenate([x for c in clips for x in (c, gap)])
+    assert len(audio) / 16000 > 60  # forces the piecewise path
+    phones = align(audio, 16000, " ".join(texts[n] for n in names))
+    expected = []
+    for n, c in zip(names, clips):
+        expected += _non_sil(align(c, 16000, texts[n]))
+    assert _non_sil(phones) == expected

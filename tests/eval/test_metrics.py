@@ -132,3 +132,20 @@ def test_valence_arousal_rmse_and_sign_agreement_follow_emotalkinggaussian():
     v, a = va_rmse(pred, target)
     assert v == pytest.approx(0.1) and a == pytest.approx(0.4)
     assert va_sign_agreement(pred, target) == (1.0, 0.75)
+
+
+def test_frame_scores_separate_the_face_box_from_the_pasted_back_background():
+    from talkface.eval.image import crop, frame_scores
+
+    rng = np.random.default_rng(4)
+    ref = rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    gen = ref.copy()
+    box = (30, 30, 70, 70)
+    gen[40:60, 40:60] = 0  # only the face changed; the background is pasted back untouched
+    s = frame_scores(gen, ref, box)
+    assert s["psnr_face"] == pytest.approx(psnr(crop(gen, box), crop(ref, box)))
+    assert s["psnr_full"] == pytest.approx(psnr(gen, ref)) and s["psnr_full"] > s["psnr_face"]
+    assert s["ssim_full"] == pytest.approx(ssim(gen, ref)) and s["ssim_full"] > s["ssim_face"]
+    still = frame_scores(ref, ref, box)
+    assert still["psnr_face"] == PSNR_CAP_DB and still["ssim_face"] == pytest.approx(1.0)
+    assert "psnr_face" not in frame_scores(gen, ref, None)

@@ -39,7 +39,8 @@ def weighted_loss(out: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]
 
 def rel_l2(a: torch.Tensor, b: torch.Tensor) -> float:
     """Relative L2 error of a against the reference b."""
-    return float((a.double() - b.double()).norm() / b.double().norm().clamp_min(1e-30))
+    a, b = a.detach().double(), b.detach().double()
+    return float((a - b).norm() / b.norm().clamp_min(1e-30))
 
 
 @pytest.fixture

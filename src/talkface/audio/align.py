@@ -3,9 +3,9 @@
 Recipe (measured in the offline-dependency notes): a fresh `Decoder` per utterance, `dither=True` (digital
 silence otherwise breaks the phone pass), `bestpath=False` (otherwise the second pass fails); pass 1 aligns
 words, pass 2 (`set_alignment`) aligns phones, in 10 ms frames. Words missing from cmudict get a
-pronunciation from espeak-ng. Audio longer than `MAX_SEGMENT_S` is cut at silences found by silero-vad and
-the words are shared out in proportion to the speech in each piece. Alignment is English-only: other
-languages fail with a `UserError` that says so.
+pronunciation from espeak-ng. Audio longer than `MAX_SEGMENT_S` is cut at silences found by silero-vad;
+each piece's words are found by recognising the piece and matching the recognised words to the transcript.
+Alignment is English-only: other languages fail with a `UserError` that says so.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .phones import SIL, Phone, merge_adjacent, normalise_arpabet
 from .text import words_of
 
 SR = 16000
-MAX_SEGMENT_S = 30.0
+MAX_SEGMENT_S = 60.0
 
 
 @lru_cache(maxsize=1)
@@ -188,22 +188,59 @@ def split_points(speech: list[tuple[float, float]], total: float, max_len: float
 
 
 def _align_long(audio16: np.ndarray, words: list[str]) -> list[Phone]:
-    """Align long audio piecewise: cut at silences, share words by speech duration, align each piece."""
+    """Align long audio piecewise: cut at silences, anchor transcript words to pieces by recognising each
+    piece (pocketsphinx LM search) and matching its words to the transcript, then align piece by piece.
+    A piece that fails is merged with the next one and retried."""
     total = len(audio16) / SR
     speech = speech_segments(audio16)
     if not speech:
         raise UserError("no speech found in the audio to align.")
     cuts = split_points(speech, total)
-    speech_in = [sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in speech) for lo, hi in zip(cuts, cuts[1:])]
-    weights = np.array([len(w) + 1 for w in words], dtype=float)
-    edges = np.cumsum(speech_in) / max(sum(speech_in), 1e-9) * weights.sum()
-    word_end = np.searchsorted(np.cumsum(weights), edges, side="left") + 1
-    phones, w0 = [], 0
-    for k, (lo, hi) in enumerate(zip(cuts, cuts[1:])):
-        w1 = len(words) if k == len(cuts) - 2 else int(min(word_end[k], len(words)))
-        piece_words = words[w0:w1]
-        if piece_words:
-            a, b = int(lo * SR), int(hi * SR)
-            phones += _align_segment(audio16[a:b], piece_words, offset=lo)
-        w0 = w1
+    pieces = list(zip(cuts, cuts[1:]))
+    owner = assign_words_to_pieces(words, [_recognise(audio16[int(a * SR):int(b * SR)]) for a, b in pieces])
+    phones: list[Phone] = []
+    k = 0
+    while k < len(pieces):
+        span = 1
+        while True:
+            lo, hi = pieces[k][0], pieces[k + span - 1][1]
+            piece_words = [w for w, o in zip(words, owner) if k <= o < k + span]
+            if not piece_words:
+                break
+            try:
+                phones += _align_segment(audio16[int(lo * SR):int(hi * SR)], piece_words, offset=lo)
+                break
+            except UserError:
+                if k + span >= len(pieces):
+                    raise
+                span += 1
+        k += span
     return phones
+
+
+def assign_words_to_pieces(words: list[str], hyps: list[list[str]]) -> list[int]:
+    """Piece index of every transcript word, from matching the transcript to each piece's recognised words.
+
+    Matched words take their piece; unmatched runs between two anchors are split in proportion to position.
+    """
+    import difflib
+
+    flat = [w for h in hyps for w in h]
+    piece_of = [k for k, h in enumerate(hyps) for _ in h]
+    anchors: dict[int, int] = {}
+    sm = difflib.SequenceMatcher(a=words, b=flat, autojunk=False)
+    for m in sm.get_matching_blocks():
+        for i in range(m.size):
+            anchors[m.a + i] = piece_of[m.b + i]
+    if not anchors:  # nothing recognised: fall back to spreading words evenly
+        return [min(len(hyps) - 1, i * len(hyps) // max(len(words), 1)) for i in range(len(words))]
+    keys = sorted(anchors)
+    owner = np.interp(np.arange(len(words)), keys, [anchors[i] for i in keys])
+    return list(np.maximum.accumulate(np.round(owner).astype(int)))
+
+
+def _recognise(audio16: np.ndarray) -> list[str]:
+    """Lower-case words pocketsphinx recognises in a piece of audio (used only as anchors)."""
+    from .corpus import recognise
+
+    return recognise(audio16).lower().split()

@@ -89,7 +89,7 @@ class SpeechFeatures:
         centres = (np.arange(n) + 0.5) / fps
         post = _windows(self.phoneme_posteriors, centres, self.posterior_fps, window)
         emb = _windows(self.embedding, centres, self.posterior_fps, window)
-        mel = _windows(self.mel, centres + 0.5 / self.mel_fps, self.mel_fps, 2 * window)
+        mel = _windows(self.mel, centres, self.mel_fps, 2 * window)
         vis, opn = _frame_means(self.visemes, fps, n, self.posterior_fps), \
             _frame_means(self.openness[:, None], fps, n, self.posterior_fps)[:, 0]
         return FrameWindows(fps, mel, post, emb, vis, opn, self.phone_labels(fps))
@@ -130,7 +130,7 @@ def _windows(arr: np.ndarray, centres: np.ndarray, rate: float, window: int) -> 
     """[T, window, D] rows of `arr` (at `rate` Hz) around each centre time; edges repeat the end rows."""
     half = window // 2
     padded = np.concatenate([np.repeat(arr[:1], half, 0), arr, np.repeat(arr[-1:], half + 1, 0)])
-    starts = np.round(centres * rate).astype(np.int64)  # first row index in padded = centre - half + half
+    starts = np.floor(centres * rate + 0.5 + 1e-6).astype(np.int64)  # padded row of (centre - half)
     starts = np.clip(starts, 0, len(padded) - window)
     view = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0).transpose(0, 2, 1)
     step = starts[1] - starts[0] if len(starts) > 1 else 1

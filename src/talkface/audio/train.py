@@ -231,7 +231,7 @@ def train(minutes: float = 22.0, out: Path = WEIGHTS, batch: int = 16, lr: float
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         step += 1
         if step % 200 == 0:
             acc = frame_accuracy(model, held) if held else float("nan")

@@ -10,7 +10,7 @@ class DataConfig:
 
     resolution: int = 256  # square head-crop side in pixels
     seconds: float = 10.0  # at most this much video is trained on (from the start)
-    crop_scale: float = 1.9  # crop side = this x the median face-oval height
+    crop_scale: float = 1.4  # crop side = this x the median face-oval height
     min_train_seconds: float = 3.0  # refuse videos with less usable face than this
     holdout_fraction: float = 0.2  # the last 20% ...
     holdout_seconds: float = 3.0  # ... or at least 3 s is held out (when enough remains to train on)

@@ -3,7 +3,15 @@ registered metric group on the analyses.
 
 Each video is decoded and tracked exactly once per run (a video evaluated against itself is tracked once);
 a `cache` dict shared between calls keeps tracks across runs, which the benchmark runner uses.
-New metrics slot in with `register_metric_group` (e.g. the emotion issue's valence/arousal metrics).
+New metrics slot in with `register_metric_group` (e.g. the emotion issue's valence/arousal metrics):
+
+    def emotion_group(inp: EvalInputs) -> GroupResult:       # inp.generated.track is the tracked FaceTrack
+        va = estimate_va(inp.generated.track)               # the emotion issue's AU-based read-out
+        v_rmse, a_rmse = va_rmse(va, target_va)
+        return GroupResult({"v_rmse": v_rmse, "a_rmse": a_rmse}, {"va_generated": va})
+    register_metric_group(MetricGroup("emotion", emotion_group, {"v_rmse": "...", "a_rmse": "..."}))
+
+Reports, JSON and the benchmark tables pick the new keys up without further changes.
 """
 from __future__ import annotations
 
@@ -161,14 +169,9 @@ def _image_group(inp: EvalInputs) -> GroupResult:
     for t, (a, b) in enumerate(zip(iter_frames(gen.path, FPS), iter_frames(ref.path, FPS))):
         if t >= n:
             break
-        per["psnr_full"][t] = image_metrics.psnr(a, b)
-        per["ssim_full"][t] = image_metrics.ssim(a, b)
-        if valid[t]:
-            box = image_metrics.face_box(lm[t], ref.track.width, ref.track.height)
-            fa, fb = image_metrics.crop(a, box), image_metrics.crop(b, box)
-            if min(fa.shape[:2]) >= 16:
-                per["psnr_face"][t] = image_metrics.psnr(fa, fb)
-                per["ssim_face"][t] = image_metrics.ssim(fa, fb)
+        box = image_metrics.face_box(lm[t], ref.track.width, ref.track.height) if valid[t] else None
+        for key, value in image_metrics.frame_scores(a, b, box).items():
+            per[key][t] = value
     values = {k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in per.items()}
     return GroupResult(values, {f"{k}_per_frame": v for k, v in per.items()})
 
@@ -178,8 +181,9 @@ register_metric_group(MetricGroup(
         "psnr_full": "mean over frames of PSNR (dB, peak 255, all RGB pixels); identical frames count as "
                      f"{image_metrics.PSNR_CAP_DB:.0f} dB",
         "ssim_full": "mean over frames of SSIM on BT.601 luma (Gaussian σ=1.5 window, K1=0.01, K2=0.03)",
-        "psnr_face": "PSNR on the square box around the reference frame's 478 landmarks (+10% margin)",
-        "ssim_face": "SSIM on the same face box",
+        "psnr_face": "PSNR of the MSE inside the square box around the reference frame's 478 landmarks "
+                     "(+10% margin each side)",
+        "ssim_face": "mean of the frame's SSIM map inside that face box",
     }))
 
 
@@ -212,8 +216,9 @@ def _mouth_group(inp: EvalInputs) -> GroupResult:
     """Mouth-opening agreement of generated vs reference: correlation at lag 0 and the best-matching lag."""
     g, r = inp.generated.mouth, inp.reference.mouth
     lags, curve = sync.lagged_correlation(g, r, inp.max_lag)
-    best = int(lags[np.nanargmax(curve)]) if np.isfinite(curve).any() else 0
-    values = {"mouth_corr": sync.mouth_correlation(g, r), "mouth_lag": float(best)}
+    moving = not (sync.is_still(g) or sync.is_still(r)) and np.isfinite(curve).any()
+    best = float(lags[np.nanargmax(curve)]) if moving else float("nan")
+    values = {"mouth_corr": sync.mouth_correlation(g, r), "mouth_lag": best}
     return GroupResult(values, {"mouth_generated": g, "mouth_reference": r, "mouth_lag_curve": curve})
 
 
@@ -221,7 +226,8 @@ register_metric_group(MetricGroup(
     "mouth", _mouth_group, needs_reference=True, definitions={
         "mouth_corr": "Pearson correlation of generated vs reference mouth opening (inner-lip gap, canonical cm) "
                       "per frame; 0 when either mouth is still",
-        "mouth_lag": "lag (frames) maximising that correlation within ±max_lag; > 0: reference late",
+        "mouth_lag": "lag (frames) maximising that correlation within ±max_lag; > 0: reference late; "
+                     "undefined (NaN) when either mouth is still",
     }))
 
 
@@ -326,14 +332,18 @@ def evaluate(generated: str | Path, reference: str | Path | None = None,
              audio: str | Path | np.ndarray | None = None, *, speech_signal: str = "envelope",
              max_lag: int = sync.DEFAULT_MAX_LAG, cache: dict | None = None, progress: bool = False,
              groups: list[str] | None = None) -> EvalResult:
-    """Evaluate `generated` (its own audio, or `audio`, is the speech it should follow) against an optional
-    ground-truth `reference` video; runs every registered metric group (or just `groups`) whose inputs exist."""
+    """Evaluate `generated` against an optional ground-truth `reference` video; runs every registered metric group
+    (or just `groups`) whose inputs exist. The speech the video should follow is `audio`, else its own audio
+    track, else the reference's."""
     if speech_signal not in sync.SPEECH_SIGNALS:
         raise UserError(f"unknown speech signal {speech_signal!r}; choose one of {', '.join(sorted(sync.SPEECH_SIGNALS))}.")
     if not 1 <= max_lag <= 100:
         raise UserError(f"max lag must be between 1 and 100 frames, got {max_lag}.")
+    unknown = sorted(set(groups or ()) - set(METRIC_GROUPS))
+    if unknown:
+        raise UserError(f"unknown metric group(s) {', '.join(unknown)}; known: {', '.join(METRIC_GROUPS)}.")
     reset_peak_rss()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     cache = {} if cache is None else cache
     if reference is not None:
         check_same_size(Path(generated), Path(reference))
@@ -343,6 +353,8 @@ def evaluate(generated: str | Path, reference: str | Path | None = None,
         ref = analyse_video(reference, None, cache, progress)
         if ref.audio is None and gen.audio is not None:
             ref.audio, ref.audio_source = gen.audio, gen.audio_source
+        elif gen.audio is None and ref.audio is not None:  # a silent generated video follows the reference's speech
+            gen.audio, gen.audio_source = ref.audio, f"audio track of {ref.path.name}"
     inp = EvalInputs(gen, ref, speech_signal, max_lag)
     values: dict[str, float] = {}
     series: dict[str, np.ndarray] = {}
@@ -359,11 +371,12 @@ def evaluate(generated: str | Path, reference: str | Path | None = None,
         res = group.compute(inp)
         values.update(res.values)
         series.update(res.series)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     meta = {"generated": str(gen.path), "reference": str(ref.path) if ref else None,
             "audio": gen.audio_source or None, "fps": FPS, "frames": gen.n_frames,
             "reference_frames": ref.n_frames if ref else None, "width": gen.track.width,
             "height": gen.track.height, "speech_signal": speech_signal, "max_lag": max_lag}
     speed = {"seconds": seconds, "fps": gen.n_frames / seconds if seconds > 0 else float("nan"),
-             "rtf": seconds / (gen.n_frames / FPS), "peak_rss_mb": peak_rss_mb()}
+             "rtf": seconds / (gen.n_frames / FPS), "cpu_seconds": cpu,
+             "fps_per_cpu_second": gen.n_frames / cpu if cpu > 0 else float("nan"), "peak_rss_mb": peak_rss_mb()}
     return EvalResult(values, series, meta, speed, skipped)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..atomic import atomic_path, write_text_atomic
 from .evaluate import FPS, EvalResult, metric_definitions
+from .sync import MOUTH_NOISE_CM
 
 NOT_MEASURED = {
     "emotion (V/A RMSE, sign agreement)": "the metric functions exist (talkface.eval.emotion) but the per-frame "
@@ -37,8 +38,9 @@ def markdown_summary(result: EvalResult) -> str:
     for key, value in result.values.items():
         lines.append(f"| {key} | {fmt(value)} | {defs.get(key, '')} |")
     s = result.speed
-    lines += ["", f"Evaluation speed: {fmt(s['fps'], 1)} frames/s ({fmt(s['seconds'], 2)} s, real-time factor "
-                  f"{fmt(s['rtf'], 3)}), peak RSS {fmt(s['peak_rss_mb'], 0)} MiB.", ""]
+    lines += ["", f"Evaluation speed: {fmt(s['fps'], 1)} frames/s ({fmt(s['seconds'], 2)} s wall, "
+                  f"{fmt(s['cpu_seconds'], 2)} s CPU, real-time factor {fmt(s['rtf'], 3)}), "
+                  f"peak RSS {fmt(s['peak_rss_mb'], 0)} MiB.", ""]
     if result.skipped:
         lines.append("Skipped: " + "; ".join(f"{k} ({v})" for k, v in result.skipped.items()) + ".")
     lines.append("Not measured: " + "; ".join(f"{k} ({v})" for k, v in NOT_MEASURED.items()) + ".")
@@ -84,7 +86,7 @@ def plot_psnr(result: EvalResult, path: Path) -> bool:
     for key, label in (("psnr_full_per_frame", "full frame"), ("psnr_face_per_frame", "face box")):
         ax.plot(np.arange(len(s[key])) / FPS, s[key], label=label, lw=1)
     ax.set(xlabel="time (s)", ylabel="PSNR (dB)", title="per-frame PSNR")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     fig.tight_layout()
     _save_figure(fig, path)
     plt.close(fig)
@@ -97,6 +99,7 @@ def plot_av_offset(result: EvalResult, path: Path) -> bool:
     if "av_curve" not in s:
         return False
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     lags = s["av_lags"]
@@ -106,9 +109,12 @@ def plot_av_offset(result: EvalResult, path: Path) -> bool:
     off = result.values.get("av_offset")
     ax.axvline(off, color="k", lw=0.8, ls="--")
     ax.axvline(0, color="grey", lw=0.5)
+    still = result.values.get("mouth_motion_cm", 1.0) < MOUTH_NOISE_CM
     ax.set(xlabel="lag k (frames; > 0: audio late)", ylabel="pearson(mouth[t], speech[t+k])",
-           title=f"AV offset {fmt(off)} frames, confidence {fmt(result.values.get('av_confidence'))}")
-    ax.legend(loc="lower right")
+           title=f"AV offset {fmt(off)} frames, confidence {fmt(result.values.get('av_confidence'))}"
+                 + (" (mouth still)" if still else ""))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="best")
     fig.tight_layout()
     _save_figure(fig, path)
     plt.close(fig)
@@ -126,6 +132,8 @@ def write_report(result: EvalResult, out_dir: str | Path) -> Path:
     for name, fn in (("mouth_opening.png", plot_mouth), ("psnr.png", plot_psnr), ("av_offset.png", plot_av_offset)):
         if fn(result, out / name):
             plots.append(name)
+        elif (out / name).exists():
+            (out / name).unlink()  # a plot from an earlier run into this folder would describe other inputs
     result.meta["plots"] = plots
     write_text_atomic(out / "report.json", json.dumps(result.to_dict(), indent=1, allow_nan=False) + "\n")
     md = out / "report.md"

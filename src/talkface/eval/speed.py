@@ -45,6 +45,7 @@ class Speed:
     """Measured speed of one run; `rtf` = wall seconds / media seconds (< 1 is faster than real time)."""
 
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of this process (all threads): unlike wall time, not inflated by other load
     frames: int = 0
     media_seconds: float = 0.0
     peak_rss_mb: float = 0.0
@@ -61,8 +62,8 @@ class Speed:
         return self.seconds / self.media_seconds if self.media_seconds > 0 else float("nan")
 
     def as_dict(self) -> dict[str, float]:
-        return {"seconds": self.seconds, "frames": self.frames, "fps": self.fps, "rtf": self.rtf,
-                "peak_rss_mb": self.peak_rss_mb}
+        return {"seconds": self.seconds, "cpu_seconds": self.cpu_seconds, "frames": self.frames, "fps": self.fps,
+                "rtf": self.rtf, "peak_rss_mb": self.peak_rss_mb}
 
 
 @contextlib.contextmanager
@@ -70,9 +71,10 @@ def measure(frames: int = 0, media_seconds: float = 0.0) -> Iterator[Speed]:
     """Time the block and record peak RSS; set `.frames` / `.media_seconds` inside the block if unknown before."""
     speed = Speed(frames=frames, media_seconds=media_seconds)
     speed.peak_is_local = reset_peak_rss()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         yield speed
     finally:
         speed.seconds = time.perf_counter() - t0
+        speed.cpu_seconds = time.process_time() - c0
         speed.peak_rss_mb = peak_rss_mb()

@@ -4,7 +4,8 @@ from .image import CropBox, face_crop_box, load_portrait_image, tracking_copy
 from .model import PortraitModel, build_portrait, track_image
 from .mouth import MouthPrior, shipped_mouth_prior
 from .render import PortraitRenderer, paste_back, render_frames
+from .video import motion_inputs, write_video
 
 __all__ = ["CropBox", "MouthPrior", "PortraitModel", "PortraitRenderer", "build_portrait", "face_crop_box",
-           "load_portrait_image", "paste_back", "render_frames", "shipped_mouth_prior", "track_image",
-           "tracking_copy"]
+           "load_portrait_image", "motion_inputs", "paste_back", "render_frames", "shipped_mouth_prior",
+           "track_image", "tracking_copy", "write_video"]

@@ -6,7 +6,8 @@ quality. The crop is covered by one triangle mesh whose vertices are, in order:
 
 - the 478 face landmarks (mediapipe topology; eyes and mouth are holes in it);
 - the surround: rings around the face oval plus crop-border points (Delaunay), whose motion is the head's rigid
-  motion at the oval's depth plus the oval's own non-rigid motion, faded to exactly zero at the crop border;
+  motion of a plane at the oval's mean depth, corrected near the face towards the oval's actual motion (depth
+  and expression), and faded to exactly zero at the crop border;
 - per eye, a copy of the 16 lid-contour points that fills the eye opening from an "eyeball" copy of the photo
   in which the iris has been inpainted away (so the opening shows sclera, never a stretched iris);
 - per eye, an iris disc (a fan of 16 triangles) sampled from an iris texture completed by radial symmetry,
@@ -66,7 +67,8 @@ class PortraitModel:
     n_surround: int  # surround vertices after the face landmarks (rings + border)
     surround_canon: np.ndarray  # [n_surround, 3] canonical-space points the surround moves with
     surround_weight: np.ndarray  # [n_surround] motion weight (0 at the crop border)
-    surround_interp: np.ndarray  # [n_surround, len(FACE_OVAL)] oval residual interpolation weights
+    surround_interp: np.ndarray  # [n_surround, len(FACE_OVAL)] oval residual weights (decaying away from the face)
+    oval_plane_canon: np.ndarray  # [len(FACE_OVAL), 3] the oval's source positions lifted onto the surround plane
     eyes: tuple[EyeModel, EyeModel]
     mouth_offset: int  # first vertex of the mouth fan (20 contour copies + centre)
     mouth_patch_origin: tuple[int, int]  # (x, y) of the mouth patch in the atlas
@@ -147,9 +149,13 @@ def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, 
     remap = np.concatenate([oval, N_FACE + np.arange(n_sur)])
     sur_tris = remap[sur.triangles]
     sur_canon = _lift_to_plane(sur_extra, track, to_crop, float(shape0[oval, 2].mean()))
+    oval_plane = _lift_to_plane(src_face[oval], track, to_crop, float(shape0[oval, 2].mean()))
     d = np.linalg.norm(sur_extra[:, None, :] - src_face[oval][None], axis=-1)
     interp = np.exp(-0.5 * (d / (0.2 * face_size)) ** 2)
     interp /= np.maximum(interp.sum(1, keepdims=True), 1e-12)
+    # how much of the oval's own motion (beyond the plane's) a surround point follows: all of it next to the
+    # face (hair and ears move with the head's real depth), none far away
+    interp *= np.exp(-0.5 * (d.min(1, keepdims=True) / (0.3 * face_size)) ** 2)
 
     face_tris = _orient_like_canonical(face_triangles())
     rest = [src_face, sur_extra]
@@ -230,7 +236,7 @@ def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, 
         size=size, crop=crop, atlas=atlas, box=box, original_shape=tuple(original_shape), track=track,
         to_crop=tuple(float(v) for v in to_crop), src_xy=src_xy, rest_xy=rest_xy, triangles=all_tris,
         n_surround=n_sur, surround_canon=sur_canon, surround_weight=sur.weights[n_poly:].astype(np.float32),
-        surround_interp=interp.astype(np.float32), eyes=tuple(eyes), mouth_offset=mouth_offset,
+        surround_interp=interp.astype(np.float32), oval_plane_canon=oval_plane, eyes=tuple(eyes), mouth_offset=mouth_offset,
         mouth_patch_origin=mouth_origin, mouth_scale=mouth_scale, mouth_stats=stats, source_opening=source_opening,
         source_mouth_patch=source_patch, px_per_cm=px_per_cm,
         meta={"face_size_px": face_size, "fit_residual_px": float(np.abs(proj[:, :2] - src_face).max())})

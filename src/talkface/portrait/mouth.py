@@ -5,8 +5,8 @@ pinned to an ellipse around the patch centre (corners left/right, lip midpoints 
 maps onto it by a fan of triangles. It is a mean texture plus a few PCA modes whose coefficients are a function
 of the mouth opening (gap / width), learned from the inner-mouth regions of real talking clips by
 `python -m talkface.portrait.train_mouth_prior` and shipped as `portrait/data/mouth_prior.npz` (see the model
-card `portrait/data/MOUTH_PRIOR.md`). Patches are stored exposure-normalised (divided by the lip luminance
-of their clip) and recoloured for each person from that person's lips and skin.
+card `portrait/data/MOUTH_PRIOR.md`). Patches are stored exposure-normalised (divided by the skin luminance
+of their clip) and recoloured for each person from that person's skin.
 """
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class MouthPrior:
     mean: np.ndarray  # [H*W*3] float32, exposure-normalised RGB
     modes: np.ndarray  # [K, H*W*3] float32
     openings: np.ndarray  # [B] bin centres of mouth opening
-    coeffs: np.ndarray  # [B, K] mode coefficients of each opening bin's most typical training mouth
+    coeffs: np.ndarray  # [B, K] mean coefficient of each mode in each opening bin
     skin_tint: np.ndarray  # [3] mean skin RGB / luminance over the training clips
     meta: dict
 
@@ -112,10 +112,11 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ColourStats:
-    """What recolours the prior for one person: lip luminance (exposure) and skin tint (light colour)."""
+    """What recolours the prior for one person: skin luminance (exposure) and skin tint (light colour)."""
 
     lip_luma: float
     skin_tint: np.ndarray  # [3]
+    skin_luma: float
 
 
 def colour_stats(image: np.ndarray, outer_lips: np.ndarray, inner_lips: np.ndarray,
@@ -135,12 +136,13 @@ def colour_stats(image: np.ndarray, outer_lips: np.ndarray, inner_lips: np.ndarr
     lip_luma = float(np.median(luminance(lip_px)))
     skin_rgb = np.median(skin_px, axis=0)
     tint = skin_rgb / max(float(luminance(skin_rgb)), 1.0)
-    return ColourStats(lip_luma=max(lip_luma, 8.0), skin_tint=tint.astype(np.float32))
+    return ColourStats(lip_luma=max(lip_luma, 8.0), skin_tint=tint.astype(np.float32),
+                       skin_luma=max(float(luminance(skin_rgb)), 8.0))
 
 
 def person_texture(prior: MouthPrior, opening: float, stats: ColourStats) -> np.ndarray:
     """The prior's patch for `opening`, recoloured to the person: float32 RGB [PATCH_H, PATCH_W, 3] (0..255)."""
-    tex = prior.texture(opening) * stats.lip_luma
+    tex = prior.texture(opening) * stats.skin_luma
     tint = np.clip(stats.skin_tint / np.maximum(prior.skin_tint, 1e-3), 0.8, 1.25)
     tex = tex * (0.5 + 0.5 * tint)  # half the light colour: teeth are not skin
     return np.clip(tex, 0, 255).astype(np.float32)

@@ -39,7 +39,6 @@ class PortraitRenderer:
         self._residual = model.rest_xy[:N_FACE] - self._src_proj[:, :2]
         self._oval = np.array(FACE_OVAL)
         self._inner = np.array(LIPS_INNER)
-        self._oval_canon = track.landmarks3d[0][self._oval]
         self._mouth_key: float | None = None
         theta = 2 * np.pi * np.arange(N_IRIS_RING) / N_IRIS_RING
         self._cos, self._sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
@@ -53,11 +52,12 @@ class PortraitRenderer:
         proj = project_to_crop(m.track, m.to_crop, shape, pose)
         face = proj[:, :2] + self._residual
         dst[:N_FACE], depth[:N_FACE] = face, proj[:, 2]
-        # surround: rigid head motion at the oval's depth + the oval's own non-rigid motion, faded to the border
+        # surround: rigid motion of the oval-depth plane, pulled towards the oval's actual motion near the face,
+        # faded to zero at the border
         n_sur = m.n_surround
         rest_sur = m.rest_xy[N_FACE:N_FACE + n_sur]
         rigid = project_to_crop(m.track, m.to_crop, m.surround_canon, pose)
-        oval_rigid = project_to_crop(m.track, m.to_crop, self._oval_canon, pose)[:, :2]
+        oval_rigid = project_to_crop(m.track, m.to_crop, m.oval_plane_canon, pose)[:, :2]
         nonrigid = m.surround_interp @ (face[self._oval] - oval_rigid)
         move = (rigid[:, :2] - rest_sur) + nonrigid
         dst[N_FACE:N_FACE + n_sur] = rest_sur + m.surround_weight[:, None] * move

@@ -1,9 +1,16 @@
-"""talkface.render.splat: differentiable 3D Gaussian rasterization on the CPU (numba tile kernels, hand-written
-backward) behind one function, with gsplat used instead when tensors live on CUDA and gsplat is installed.
+"""talkface.render.splat: differentiable 3D Gaussian rasterization on the CPU (numba kernels with hand-written
+backward passes) behind one function, with gsplat used instead when tensors live on CUDA and gsplat is installed.
 
     from talkface.render.splat import rasterize, Camera
+    camera = Camera(fx, fy, cx, cy, width, height, world_to_camera)   # OpenCV convention
     out = rasterize(means, log_scales, quats, opacity_logits, colors, camera, background)
-    out["rgb"], out["alpha"], out["depth"]
+    out["rgb"], out["alpha"], out["depth"]          # [H, W, 3], [H, W], [H, W], differentiable
+
+Pipeline (float32): projection to 2D means / conics (numba, `_projection_kernels.py`), tile binning with exact
+ellipse culling and a per-intersection 8x8 sub-tile mask, front-to-back compositing per sub-tile with 3DGS rules,
+backward replaying the forward front to back (per-intersection gradient buffers, then a per-Gaussian reduce; no
+atomics) (`_kernels.py`). `reference.py` is the dense torch oracle the tests compare against. Speed, memory and the
+measured ceiling are in docs/BENCHMARKS.md (bench/rasterizer.py).
 """
 from .camera import Camera
 from .projection import Projected, project_gaussians

@@ -29,5 +29,10 @@ def rasterize_gsplat(means: Tensor, log_scales: Tensor, quats: Tensor, opacity_l
         "depth": expected_depth(depth_sum, alpha),
         "depth_sum": depth_sum,
         "means2d": meta["means2d"][0] - 0.5,
-        "radii": meta["radii"][0],
+        "radii": _max_radius(meta["radii"][0]),
     }
+
+
+def _max_radius(radii: Tensor) -> Tensor:
+    """gsplat >= 1.5 reports per-axis radii [N, 2]; older versions one radius [N]."""
+    return radii.max(dim=-1).values if radii.dim() == 2 else radii

@@ -59,14 +59,12 @@ def exp_neg(p):
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _edge_min(a, b, c, fixed, lo, hi, fixed_is_x):
-    """Minimum of q = (a dx^2 + 2 b dx dy + c dy^2) / 2 along one rectangle edge (one coordinate fixed)."""
+def _edge_min(a, b, c, slope, fixed, lo, hi, fixed_is_x):
+    """Minimum of q = (a dx^2 + 2 b dx dy + c dy^2) / 2 along one rectangle edge (one coordinate fixed); slope is
+    b / c for a fixed dx (the free dy minimising q is -slope * dx) and b / a for a fixed dy."""
+    t = min(max(-slope * fixed, lo), hi)
     if fixed_is_x:
-        t = -b * fixed / c
-        t = min(max(t, lo), hi)
         return _HALF * (a * fixed * fixed + np.float32(2.0) * b * fixed * t + c * t * t)
-    t = -b * fixed / a
-    t = min(max(t, lo), hi)
     return _HALF * (a * t * t + np.float32(2.0) * b * t * fixed + c * fixed * fixed)
 
 
@@ -76,10 +74,12 @@ def rect_min_quadratic(a, b, c, x0, x1, y0, y1):
     else on an edge)."""
     if x0 <= 0 <= x1 and y0 <= 0 <= y1:
         return _F0
-    m = _edge_min(a, b, c, x0, y0, y1, True)
-    m = min(m, _edge_min(a, b, c, x1, y0, y1, True))
-    m = min(m, _edge_min(a, b, c, y0, x0, x1, False))
-    return min(m, _edge_min(a, b, c, y1, x0, x1, False))
+    b_over_c = b / c
+    b_over_a = b / a
+    m = _edge_min(a, b, c, b_over_c, x0, y0, y1, True)
+    m = min(m, _edge_min(a, b, c, b_over_c, x1, y0, y1, True))
+    m = min(m, _edge_min(a, b, c, b_over_a, y0, x0, x1, False))
+    return min(m, _edge_min(a, b, c, b_over_a, y1, x0, x1, False))
 
 
 @njit(inline="always", fastmath=True, cache=True)
@@ -137,10 +137,10 @@ def _pixel_box(params, g, width, height, qmax):
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def count_tiles(params, valid, width, height):
-    """Number of tiles each Gaussian's alpha >= 1/255 ellipse touches (exact ellipse-rectangle test) [N]."""
+def tile_box_sizes(params, valid, width, height):
+    """Tiles in each Gaussian's cull-ellipse bounding box [N] (an upper bound on its intersections; 0 if culled)."""
     n = params.shape[0]
-    counts = np.zeros(n, np.int64)
+    sizes = np.zeros(n, np.int64)
     for g in prange(n):
         if not valid[g]:
             continue
@@ -148,34 +148,44 @@ def count_tiles(params, valid, width, height):
         if qmax < 0:
             continue
         box = _pixel_box(params, g, width, height, qmax)
-        k = 0
-        for ty in range(box[2] // TILE, box[3] // TILE + 1):
-            for tx in range(box[0] // TILE, box[1] // TILE + 1):
-                if _subtile_mask(params, g, tx, ty, width, height, qmax, box) != 0:
-                    k += 1
-        counts[g] = k
-    return counts
+        if box[0] <= box[1]:
+            sizes[g] = (box[1] // TILE - box[0] // TILE + 1) * (box[3] // TILE - box[2] // TILE + 1)
+    return sizes
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def write_intersections(params, order, offsets, width, height, tiles_x, isect_tile, isect_gid, isect_mask):
-    """Fill the depth-ordered intersection list: Gaussian order[r] owns slots offsets[r]:offsets[r + 1]."""
-    for r in prange(order.size):
-        start = offsets[r]
-        if offsets[r + 1] == start:
+def cull_tiles(params, box_start, width, height, tiles_x, cand_tile, cand_mask):
+    """Exact ellipse-rectangle tests of every tile in each Gaussian's box: Gaussian g writes its touched tiles and
+    sub-tile masks from slot box_start[g] of cand_tile / cand_mask; returns how many it wrote [N]."""
+    n = params.shape[0]
+    counts = np.zeros(n, np.int64)
+    for g in prange(n):
+        k = box_start[g]
+        if box_start[g + 1] == k:
             continue
-        g = order[r]
         qmax = _power_limit(params[g, 5])
         box = _pixel_box(params, g, width, height, qmax)
-        k = start
         for ty in range(box[2] // TILE, box[3] // TILE + 1):
             for tx in range(box[0] // TILE, box[1] // TILE + 1):
                 m = _subtile_mask(params, g, tx, ty, width, height, qmax, box)
                 if m != 0:
-                    isect_tile[k] = ty * tiles_x + tx
-                    isect_gid[k] = g
-                    isect_mask[k] = m
+                    cand_tile[k] = ty * tiles_x + tx
+                    cand_mask[k] = m
                     k += 1
+        counts[g] = k - box_start[g]
+    return counts
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def gather_by_depth(counts, box_start, rank, offsets, cand_tile, cand_mask, isect_tile, isect_gid, isect_mask):
+    """Copy each Gaussian's touched tiles into the depth-ordered list (slots offsets[rank[g]]:...)."""
+    for g in prange(counts.size):
+        src = box_start[g]
+        dst = offsets[rank[g]]
+        for i in range(counts[g]):
+            isect_tile[dst + i] = cand_tile[src + i]
+            isect_gid[dst + i] = g
+            isect_mask[dst + i] = cand_mask[src + i]
 
 
 @njit(cache=True)

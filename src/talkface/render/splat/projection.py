@@ -8,6 +8,7 @@ import numba
 import numpy as np
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from . import _projection_kernels as PK
 from .camera import Camera
@@ -136,6 +137,7 @@ class _ProjectNumba(torch.autograd.Function):
         return torch.from_numpy(means2d), torch.from_numpy(conics), torch.from_numpy(depths), radii_t, valid_t
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_means2d, grad_conics, grad_depths, _grad_radii, _grad_valid):
         arrays, view, intr, limits, near, valid, conics = ctx.state
         n = arrays[0].shape[0]

@@ -1,5 +1,6 @@
-"""Public entry point: differentiable Gaussian rasterization (torch projection + numba tile kernels on the CPU,
-gsplat when the tensors live on a CUDA device and gsplat is installed)."""
+"""Public entry point: differentiable Gaussian rasterization on the CPU (numba projection, tile binning, forward
+compositing and hand-written backward, each wrapped in a torch.autograd.Function), or gsplat when the tensors live
+on a CUDA device and gsplat is installed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,6 +9,7 @@ import numba
 import numpy as np
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from . import _kernels as K
 from .camera import Camera
@@ -50,21 +52,32 @@ def depth_order(depths: np.ndarray) -> np.ndarray:
     return (np.sort(key) & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
 
+def cumsum0(values: np.ndarray) -> np.ndarray:
+    """Exclusive prefix sum with the total appended: [0, v0, v0 + v1, ...] (int64)."""
+    out = np.zeros(values.size + 1, np.int64)
+    np.cumsum(values, out=out[1:])
+    return out
+
+
 def bin_gaussians(params: np.ndarray, depths: np.ndarray, valid: np.ndarray, width: int, height: int) -> Bins:
-    """Tile binning with exact ellipse culling, then a stable sort by tile that keeps the depth order inside tiles."""
+    """Tile binning with exact ellipse culling (each Gaussian's box tiles tested once, into an upper-bound buffer),
+    a copy into depth order, then a stable sort by tile that keeps the depth order inside tiles."""
     tiles_x = -(-width // K.TILE)
     tiles_y = -(-height // K.TILE)
     order = depth_order(depths)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
     with numba.parallel_chunksize(GAUSSIAN_CHUNK):
-        counts = K.count_tiles(params, valid, width, height)
-    offsets = np.zeros(order.size + 1, np.int64)
-    np.cumsum(counts[order], out=offsets[1:])
-    n_isect = int(offsets[-1])
-    isect_tile = np.empty(n_isect, np.int32)
-    isect_gid = np.empty(n_isect, np.int32)
-    isect_mask = np.empty(n_isect, np.uint8)
-    with numba.parallel_chunksize(GAUSSIAN_CHUNK):
-        K.write_intersections(params, order, offsets, width, height, tiles_x, isect_tile, isect_gid, isect_mask)
+        box_start = cumsum0(K.tile_box_sizes(params, valid, width, height))
+        cand_tile = np.empty(box_start[-1], np.int32)
+        cand_mask = np.empty(box_start[-1], np.uint8)
+        counts = K.cull_tiles(params, box_start, width, height, tiles_x, cand_tile, cand_mask)
+        offsets = cumsum0(counts[order])
+        n_isect = int(offsets[-1])
+        isect_tile = np.empty(n_isect, np.int32)
+        isect_gid = np.empty(n_isect, np.int32)
+        isect_mask = np.empty(n_isect, np.uint8)
+        K.gather_by_depth(counts, box_start, rank, offsets, cand_tile, cand_mask, isect_tile, isect_gid, isect_mask)
     tile_start, gid, mask = K.sort_by_tile(isect_tile, isect_gid, isect_mask, tiles_x * tiles_y)
     return Bins(tiles_x, tiles_y, tile_start, gid, mask)
 
@@ -99,6 +112,7 @@ class _RasterizeNumba(torch.autograd.Function):
         return feat[..., :3], feat[..., 3], torch.from_numpy(1.0 - trans)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_rgb, grad_depth_sum, grad_alpha):
         params, bins, feat, trans, last, sub_end, width, height = ctx.state
         grad_feat = np.empty((height, width, 4), np.float32)

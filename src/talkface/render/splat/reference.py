@@ -54,7 +54,7 @@ def rasterize_reference(means: Tensor, log_scales: Tensor, quats: Tensor, opacit
                         camera: Camera, background: Tensor | None = None,
                         exp_neg: Callable[[Tensor], Tensor] = lambda p: torch.exp(-p)) -> dict[str, Tensor]:
     """The public `rasterize` computed densely in torch (rgb, alpha, depth, depth_sum)."""
-    proj = project_gaussians(means, log_scales, quats, camera)
+    proj = project_gaussians(means, log_scales, quats, camera, backend="torch")
     rgb = colors_from_sh(colors, means, camera) if colors.dim() == 3 else colors
     features = torch.cat([rgb, proj.depths[:, None]], 1)
     feat, alpha = rasterize_screen_reference(proj.means2d, proj.conics, torch.sigmoid(opacity_logits), features,

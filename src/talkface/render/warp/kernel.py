@@ -99,6 +99,23 @@ def triangle_setup(dst_xy, src_xy, depth, tris, neighbours):
     return coef, bbox, flags
 
 
+@njit(cache=True, fastmath=True)
+def _row_span(a0, c0, a1, c1, a2, c2, margin):
+    """The x interval where all three edge distances a_k * x + c_k are >= -margin (lo > hi when empty)."""
+    lo = np.float32(-1e9)
+    hi = np.float32(1e9)
+    for k in range(3):
+        a = a0 if k == 0 else (a1 if k == 1 else a2)
+        c = c0 if k == 0 else (c1 if k == 1 else c2)
+        if a > 1e-12:
+            lo = max(lo, (-margin - c) / a)
+        elif a < -1e-12:
+            hi = min(hi, (-margin - c) / a)
+        elif c < -margin:
+            return np.float32(1.0), np.float32(0.0)
+    return lo, hi
+
+
 @njit(parallel=True, cache=True, fastmath=True)
 def rasterize(coef, bbox, flags, front_sign, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, ov_u, ov_v, ov_z,
               band_height):
@@ -139,9 +156,13 @@ def rasterize(coef, bbox, flags, front_sign, zbuf, ubuf, vbuf, aa_alpha, aa_dir,
             e0a, e0b, e0c = coef[t, 9], coef[t, 10], coef[t, 11]
             e1a, e1b, e1c = coef[t, 12], coef[t, 13], coef[t, 14]
             e2a, e2b, e2c = coef[t, 15], coef[t, 16], coef[t, 17]
+            margin = np.float32(0.5) if sil != 0 else _INSIDE_EPS
             for y in range(ty0, ty1 + 1):
                 fy = np.float32(y)
-                for x in range(tx0, tx1 + 1):
+                lo, hi = _row_span(e0a, e0b * fy + e0c, e1a, e1b * fy + e1c, e2a, e2b * fy + e2c, margin)
+                x_lo = max(tx0, int(np.ceil(lo - 1e-3))) if lo > -1e8 else tx0
+                x_hi = min(tx1, int(np.floor(hi + 1e-3))) if hi < 1e8 else tx1
+                for x in range(x_lo, x_hi + 1):
                     fx = np.float32(x)
                     d0 = e0a * fx + e0b * fy + e0c
                     d1 = e1a * fx + e1b * fy + e1c
@@ -189,60 +210,105 @@ def rasterize(coef, bbox, flags, front_sign, zbuf, ubuf, vbuf, aa_alpha, aa_dir,
 
 
 @njit(cache=True, fastmath=True)
-def _sample(src, u, v, c):
-    """Bilinear sample of channel c at (u, v), clamped to the image (border replicate)."""
+def _bilinear_at(src, u, v):
+    """Integer corners and weights for a bilinear sample at (u, v), clamped to the image (border replicate)."""
     h, w = src.shape[0], src.shape[1]
     u = min(max(u, np.float32(0.0)), np.float32(w - 1))
     v = min(max(v, np.float32(0.0)), np.float32(h - 1))
-    x0 = min(int(u), w - 2) if w > 1 else 0
-    y0 = min(int(v), h - 2) if h > 1 else 0
-    fx = u - x0
-    fy = v - y0
-    x1 = min(x0 + 1, w - 1)
-    y1 = min(y0 + 1, h - 1)
+    x0 = min(int(u), max(w - 2, 0))
+    y0 = min(int(v), max(h - 2, 0))
+    return x0, y0, min(x0 + 1, w - 1), min(y0 + 1, h - 1), u - x0, v - y0
+
+
+@njit(cache=True, fastmath=True)
+def _lerp2(src, x0, y0, x1, y1, fx, fy, c):
+    """Bilinear blend of channel c from the four corners given by `_bilinear_at`."""
     top = np.float32(src[y0, x0, c]) * (1 - fx) + np.float32(src[y0, x1, c]) * fx
     bot = np.float32(src[y1, x0, c]) * (1 - fx) + np.float32(src[y1, x1, c]) * fx
     return top * (1 - fy) + bot * fy
 
 
-@njit(parallel=True, cache=True, fastmath=True)
-def resolve(src, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, ov_u, ov_v, ov_z, fill, out, round_output):
-    """Sample the source for every output pixel and apply the silhouette blends (see module doc)."""
+@njit(cache=True, fastmath=True)
+def _resolve_pixel(src, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, ov_u, ov_v, ov_z, fill, out, round_output, y, x):
+    """The general case of `resolve` for one pixel: uncovered, or on a silhouette (blends)."""
     h, w = zbuf.shape
     nc = out.shape[2]
+    zp = zbuf[y, x]
+    covered = zp < FAR
+    a = aa_alpha[y, x]
+    qx, qy = x, y
+    d = aa_dir[y, x]
+    blend_q = False
+    if covered and a < 1.0 and d >= 0:
+        if d == 0:
+            qx = x + 1
+        elif d == 1:
+            qx = x - 1
+        elif d == 2:
+            qy = y + 1
+        else:
+            qy = y - 1
+        blend_q = 0 <= qx < w and 0 <= qy < h and zbuf[qy, qx] > zp
+    oa = ov_alpha[y, x]
+    use_ov = oa > 0.0 and ov_z[y, x] < zp
+    if covered:
+        x0, y0, x1, y1, fx, fy = _bilinear_at(src, ubuf[y, x], vbuf[y, x])
+    else:
+        x0, y0, x1, y1, fx, fy = 0, 0, 0, 0, np.float32(0.0), np.float32(0.0)
+    q_covered = blend_q and zbuf[qy, qx] < FAR
+    if q_covered:
+        qx0, qy0, qx1, qy1, qfx, qfy = _bilinear_at(src, ubuf[qy, qx], vbuf[qy, qx])
+    else:
+        qx0, qy0, qx1, qy1, qfx, qfy = 0, 0, 0, 0, np.float32(0.0), np.float32(0.0)
+    if use_ov:
+        ox0, oy0, ox1, oy1, ofx, ofy = _bilinear_at(src, ov_u[y, x], ov_v[y, x])
+    else:
+        ox0, oy0, ox1, oy1, ofx, ofy = 0, 0, 0, 0, np.float32(0.0), np.float32(0.0)
+    for c in range(nc):
+        if covered:
+            val = _lerp2(src, x0, y0, x1, y1, fx, fy, c)
+            if blend_q:
+                other = _lerp2(src, qx0, qy0, qx1, qy1, qfx, qfy, c) if q_covered else fill[c]
+                val = a * val + (1 - a) * other
+        else:
+            val = fill[c]
+        if use_ov:
+            val = oa * _lerp2(src, ox0, oy0, ox1, oy1, ofx, ofy, c) + (1 - oa) * val
+        if round_output:
+            val = min(max(val + np.float32(0.5), np.float32(0.0)), np.float32(255.0))
+        out[y, x, c] = val
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def resolve(src, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, ov_u, ov_v, ov_z, fill, out, round_output):
+    """Sample the source for every output pixel and apply the silhouette blends (see module doc).
+
+    Interior pixels (covered, no blend) take an inlined bilinear fast path; the rest go to `_resolve_pixel`.
+    """
+    h, w = zbuf.shape
+    sh, sw = src.shape[0], src.shape[1]
+    nc = out.shape[2]
+    umax, vmax = np.float32(sw - 1), np.float32(sh - 1)
     for yy in prange(h):
         y = np.int64(yy)
         for x in range(w):
-            covered = zbuf[y, x] < FAR
-            a = aa_alpha[y, x]
-            qx, qy = x, y
-            d = aa_dir[y, x]
-            blend_q = False
-            if covered and a < 1.0 and d >= 0:
-                if d == 0:
-                    qx = x + 1
-                elif d == 1:
-                    qx = x - 1
-                elif d == 2:
-                    qy = y + 1
-                else:
-                    qy = y - 1
-                blend_q = 0 <= qx < w and 0 <= qy < h and zbuf[qy, qx] > zbuf[y, x]
-            oa = ov_alpha[y, x]
-            use_ov = oa > 0.0 and ov_z[y, x] < zbuf[y, x]
-            for c in range(nc):
-                if covered:
-                    val = _sample(src, ubuf[y, x], vbuf[y, x], c)
-                    if blend_q:
-                        if zbuf[qy, qx] < FAR:
-                            other = _sample(src, ubuf[qy, qx], vbuf[qy, qx], c)
-                        else:
-                            other = fill[c]
-                        val = a * val + (1 - a) * other
-                else:
-                    val = fill[c]
-                if use_ov:
-                    val = oa * _sample(src, ov_u[y, x], ov_v[y, x], c) + (1 - oa) * val
-                if round_output:
-                    val = min(max(val + np.float32(0.5), np.float32(0.0)), np.float32(255.0))
-                out[y, x, c] = val
+            zp = zbuf[y, x]
+            if zp < FAR and aa_alpha[y, x] >= 1.0 and not (ov_alpha[y, x] > 0.0 and ov_z[y, x] < zp):
+                u = min(max(ubuf[y, x], np.float32(0.0)), umax)
+                v = min(max(vbuf[y, x], np.float32(0.0)), vmax)
+                x0 = min(int(u), max(sw - 2, 0))
+                y0 = min(int(v), max(sh - 2, 0))
+                x1 = min(x0 + 1, sw - 1)
+                y1 = min(y0 + 1, sh - 1)
+                fx = u - x0
+                fy = v - y0
+                for c in range(nc):
+                    top = np.float32(src[y0, x0, c]) * (1 - fx) + np.float32(src[y0, x1, c]) * fx
+                    bot = np.float32(src[y1, x0, c]) * (1 - fx) + np.float32(src[y1, x1, c]) * fx
+                    val = top * (1 - fy) + bot * fy
+                    if round_output:
+                        val = min(max(val + np.float32(0.5), np.float32(0.0)), np.float32(255.0))
+                    out[y, x, c] = val
+            else:
+                _resolve_pixel(src, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, ov_u, ov_v, ov_z, fill, out,
+                               round_output, y, x)

@@ -1,0 +1,242 @@
+"""The avatar model: face + inside-mouth structure fields, their motion fields, fusion and rendering.
+
+Layer 2 (dataset → model → trainer): `forward` returns named outputs, `loss_dict` / `metrics_dict` named
+losses and metrics. Fusion: the deformed face and mouth Gaussians are rasterized together in one depth-sorted
+pass (the cavity sits behind the lips, so depth order does what TalkingGaussian's image-space blend does, at
+half the rasterization cost). The head is composited over a frame: rgb + (1 - alpha) * frame.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..face import canonical_face, triangles
+from ..face.landmarks import EYE_0, EYE_1, LIPS_INNER, LIPS_OUTER
+from ..render.splat import Camera, rasterize
+from .config import ModelConfig
+from .dataset import EYE_FEATURES
+from .fields import AudioNet, Deformation, MotionField, StructureField, hook_feature
+
+FACE_BOUND_CM = 12.0
+MOUTH_BOUND_CM = 4.0
+
+
+def sample_face_points(n: int, rng: np.random.Generator) -> np.ndarray:
+    """n points on the canonical face surface (area-weighted over triangles, eye holes closed), cm."""
+    canon = canonical_face().mean.astype(np.float64)
+    tris = canon[triangles()]  # [852, 3, 3]
+    fans = []
+    for eye in (EYE_0, EYE_1):
+        c = canon[list(eye)].mean(0)
+        c = c + np.array([0.0, 0.0, 0.3])  # eyeballs sit a little behind the lid rim
+        fans += [np.stack([canon[eye[i]], canon[eye[(i + 1) % len(eye)]], c]) for i in range(len(eye))]
+    tris = np.concatenate([tris, np.stack(fans)])
+    area = 0.5 * np.linalg.norm(np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]), axis=1)
+    pick = rng.choice(len(tris), n, p=area / area.sum())
+    u, v = rng.random(n), rng.random(n)
+    flip = u + v > 1
+    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+    t = tris[pick]
+    return (t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])).astype(np.float32)
+
+
+def mouth_geometry() -> tuple[np.ndarray, np.ndarray]:
+    """Centre [3] and semi-axes [3] (cm) of the mouth cavity: an ellipsoid just behind the inner lip contour."""
+    canon = canonical_face().mean
+    inner = canon[list(LIPS_INNER)]
+    outer = canon[list(LIPS_OUTER)]
+    half_width = 0.5 * (inner[:, 0].max() - inner[:, 0].min())
+    centre = inner.mean(0) + np.array([0.0, 0.0, 1.0], np.float32)
+    axes = np.array([half_width * 0.9, 0.5 * (outer[:, 1].max() - outer[:, 1].min()) + 0.6, 1.2], np.float32)
+    return centre.astype(np.float32), axes
+
+
+def sample_mouth_points(n: int, rng: np.random.Generator) -> np.ndarray:
+    """n points filling the back half-shell of the mouth cavity ellipsoid (teeth, tongue, dark interior), cm."""
+    centre, axes = mouth_geometry()
+    d = rng.normal(size=(n, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    d[:, 2] = np.abs(d[:, 2])  # the half facing away from the camera
+    r = rng.uniform(0.5, 1.0, size=(n, 1)) ** (1 / 3)
+    return (centre + d * r * axes).astype(np.float32)
+
+
+def nearest_spacing(points: np.ndarray) -> np.ndarray:
+    """Mean distance to the 3 nearest neighbours of each point [N] (initial Gaussian size)."""
+    from scipy.spatial import cKDTree
+
+    dist, _ = cKDTree(points).query(points, k=4)
+    return np.maximum(dist[:, 1:].mean(1), 1e-3)
+
+
+def initial_colors(points: np.ndarray, image: np.ndarray, w2c: np.ndarray, intr: np.ndarray) -> np.ndarray:
+    """Colour of each point [N, 3] in 0..1 sampled from one training crop under its camera (a fast start)."""
+    cam = points @ w2c[:3, :3].T + w2c[:3, 3]
+    u = np.clip(intr[0] * cam[:, 0] / cam[:, 2] + intr[2], 0, image.shape[1] - 1).astype(int)
+    v = np.clip(intr[1] * cam[:, 1] / cam[:, 2] + intr[3], 0, image.shape[0] - 1).astype(int)
+    return image[v, u].astype(np.float32) / 255.0
+
+
+def make_camera(w2c: np.ndarray | Tensor, intr: np.ndarray | Tensor, resolution: int) -> Camera:
+    """Rasterizer camera of one frame's head pose and crop intrinsics."""
+    fx, fy, cx, cy = (float(x) for x in intr)
+    return Camera(fx, fy, cx, cy, resolution, resolution, torch.as_tensor(np.asarray(w2c), dtype=torch.float32))
+
+
+class AvatarModel(nn.Module):
+    """Person-specific Gaussian head driven by speech (mouth, jaw) and eye features (lids, gaze)."""
+
+    def __init__(self, cfg: ModelConfig, audio_in_dim: int, audio_window: int, seed: int = 0):
+        super().__init__()
+        self.cfg = cfg
+        rng = np.random.default_rng(seed)
+        face_pts = sample_face_points(cfg.face_points, rng)
+        mouth_pts = sample_mouth_points(cfg.mouth_points, rng)
+        grey = lambda n: torch.full((n, 3), 0.5)  # noqa: E731
+        self.face = StructureField(torch.from_numpy(face_pts), torch.from_numpy(np.log(nearest_spacing(face_pts) * 0.7))
+                                   [:, None].repeat(1, 3).float(), grey(len(face_pts)), 0.9)
+        self.mouth = StructureField(torch.from_numpy(mouth_pts), torch.from_numpy(
+            np.log(nearest_spacing(mouth_pts) * 0.7))[:, None].repeat(1, 3).float(), torch.full((len(mouth_pts), 3), 0.15), 0.5)
+        canon = canonical_face().mean
+        face_centre = canon.mean(0)
+        mouth_centre, mouth_axes = mouth_geometry()
+        self.register_buffer("lip_box", torch.tensor(np.concatenate([canon[list(LIPS_OUTER)].mean(0),
+                                                                        mouth_axes * np.array([1.4, 1.2, 3.0])])))
+        self.audio_net = AudioNet(audio_in_dim, audio_window, cfg.audio_dim)
+        common = dict(levels=cfg.hash_levels, log2_size=cfg.hash_log2_size, base=cfg.hash_base)
+        self.face_motion = MotionField(face_centre, FACE_BOUND_CM, cfg.audio_dim, EYE_FEATURES, 0, cfg.face_hidden,
+                                       finest=cfg.hash_finest, max_offset=cfg.max_offset_cm, **common)
+        self.mouth_motion = MotionField(mouth_centre, MOUTH_BOUND_CM, cfg.audio_dim, 0, 3, cfg.mouth_hidden,
+                                        finest=cfg.hash_finest // 2, max_offset=cfg.max_offset_cm, **common)
+        self.lookups: dict[str, tuple] = {}
+        self.cache: dict[str, dict] | None = None
+
+    # ---- initialisation from data -------------------------------------------------------------------------
+    def init_colors(self, image: np.ndarray, w2c: np.ndarray, intr: np.ndarray) -> None:
+        """Start face colours from a training crop (mouth interior stays dark)."""
+        cols = initial_colors(self.face.means.detach().numpy(), image, w2c, intr)
+        with torch.no_grad():
+            self.face.color_logits.copy_(torch.logit(torch.from_numpy(cols).clamp(0.02, 0.98)))
+
+    def fields(self) -> dict[str, StructureField]:
+        """The structure fields by branch name."""
+        return {"face": self.face, "mouth": self.mouth}
+
+    # ---- motion ---------------------------------------------------------------------------------------------
+    def refresh_lookups(self) -> None:
+        """Recompute the cached hash-grid lookups at the current centres (training calls this every few steps)."""
+        self.lookups = {"face": self.face_motion.lookup(self.face.means), "mouth": self.mouth_motion.lookup(self.mouth.means)}
+
+    def _lookup(self, name: str, field: StructureField):
+        """Cached lookup if still valid for this field's size, else None (computed fresh)."""
+        lk = self.lookups.get(name)
+        rows = field.count * 3 * self.cfg.hash_levels
+        return lk if lk is not None and lk[0].shape[0] == rows else None
+
+    def lip_index(self) -> Tensor:
+        """Face Gaussians in the lip box around the mouth (the hook reads their vertical motion)."""
+        c, half = self.lip_box[:3], self.lip_box[3:]
+        inside = ((self.face.means.detach() - c).abs() <= half).all(1)
+        return inside.nonzero()[:, 0]
+
+    def encodings(self) -> dict[str, dict]:
+        """Per-Gaussian spatial encodings of both branches (cached when prepared for inference)."""
+        if self.cache is not None:
+            return self.cache
+        return {"face": self.face_motion.encode(self.face.means, self._lookup("face", self.face)),
+                "mouth": self.mouth_motion.encode(self.mouth.means, self._lookup("mouth", self.mouth))}
+
+    def deformations(self, audio_window: Tensor, eyes: Tensor) -> tuple[Deformation, Deformation]:
+        """Face and mouth offsets for one frame's speech window [W, D] and eye features [6]."""
+        a = self.audio_net(audio_window[None])[0]
+        enc = self.encodings()
+        face = self.face_motion.deform(enc["face"], a, eyes=eyes)
+        hook = hook_feature(face.d_means, self.lip_index() if self.cache is None else self.cache["lip_index"])
+        mouth = self.mouth_motion.deform(enc["mouth"], a, hook=hook)
+        return face, mouth
+
+    @torch.no_grad()
+    def prepare_inference(self) -> None:
+        """Cache everything that depends only on the canonical Gaussians (encodings, lip set)."""
+        self.cache = None
+        self.lookups = {}
+        enc = self.encodings()
+        enc["lip_index"] = self.lip_index()
+        self.cache = enc
+
+    # ---- rendering ------------------------------------------------------------------------------------------
+    def gaussians(self, deform: tuple[Deformation, Deformation] | None) -> dict[str, Tensor]:
+        """Fused parameter set (face then mouth) with the offsets applied (None = canonical, no motion)."""
+        out = {}
+        for key, attr in (("means", "means"), ("log_scales", "log_scales"), ("quats", "quats")):
+            parts = []
+            for k, field in enumerate((self.face, self.mouth)):
+                base = getattr(field, attr)
+                if deform is not None:
+                    d = deform[k]
+                    base = base + {"means": d.d_means, "log_scales": d.d_log_scales, "quats": d.d_quats}[key]
+                parts.append(base)
+            out[key] = torch.cat(parts)
+        out["opacity_logits"] = torch.cat([self.face.opacity_logits, self.mouth.opacity_logits])
+        out["colors"] = torch.sigmoid(torch.cat([self.face.color_logits, self.mouth.color_logits]))
+        return out
+
+    def forward(self, audio_window: Tensor, eyes: Tensor, camera: Camera, frame: Tensor | None = None,
+                motion: bool = True) -> dict[str, Tensor]:
+        """Render one frame: named outputs rgb (premultiplied head), alpha, composite (over `frame`), offsets."""
+        deform = self.deformations(audio_window, eyes) if motion else None
+        g = self.gaussians(deform)
+        out = rasterize(g["means"], g["log_scales"], g["quats"], g["opacity_logits"], g["colors"], camera)
+        out["composite"] = out["rgb"] if frame is None else out["rgb"] + (1 - out["alpha"])[..., None] * frame
+        if deform is not None:
+            out["offsets"] = torch.cat([deform[0].d_means, deform[1].d_means])
+        return out
+
+    # ---- losses and metrics ---------------------------------------------------------------------------------
+    def loss_dict(self, out: dict[str, Tensor], target: Tensor, masks: dict[str, Tensor], weights) -> dict[str, Tensor]:
+        """L1 + D-SSIM (extra weight on lips/mouth), coverage vs the feathered head mask, small-motion prior."""
+        pixel_w = 1.0 + weights.mouth_weight * masks["mouth"]
+        pred, tgt = out["composite"], target
+        y0, y1, x0, x1 = masks["bbox"]  # loss on the head's box: outside it composite == target exactly
+        l1 = ((pred - tgt).abs().mean(-1) * pixel_w)[y0:y1, x0:x1].mean()
+        dssim = 1.0 - ssim_torch(pred[y0:y1, x0:x1], tgt[y0:y1, x0:x1])
+        coverage_target = torch.maximum(masks["head"], masks["inner_mouth"])
+        alpha = (out["alpha"] - coverage_target).abs()
+        alpha = (alpha * (1.0 + masks["background"])).mean()
+        losses = {"l1": l1, "dssim": weights.dssim_weight * dssim, "alpha": weights.alpha_weight * alpha}
+        if "offsets" in out:
+            losses["offset"] = weights.offset_weight * out["offsets"].abs().mean()
+        return losses
+
+    @staticmethod
+    @torch.no_grad()
+    def metrics_dict(out: dict[str, Tensor], target: Tensor, masks: dict[str, Tensor]) -> dict[str, float]:
+        """PSNR (dB) inside the face mask, on 0..1 images."""
+        m = masks["head"] > 0.5
+        mse = ((out["composite"] - target) ** 2).mean(-1)[m].mean().clamp_min(1e-10)
+        return {"psnr_face": float(-10 * torch.log10(mse))}
+
+
+def _gauss_window(size: int = 11, sigma: float = 1.5) -> Tensor:
+    """1-D Gaussian taps (the SSIM window)."""
+    x = torch.arange(size, dtype=torch.float32) - size // 2
+    w = torch.exp(-x * x / (2 * sigma * sigma))
+    return w / w.sum()
+
+
+_WIN = _gauss_window()
+
+
+def ssim_torch(a: Tensor, b: Tensor) -> Tensor:
+    """Mean SSIM of two [H, W, 3] images in 0..1 (Gaussian 11-tap window, per channel), differentiable."""
+    x = torch.stack([a, b, a * a, b * b, a * b]).permute(0, 3, 1, 2).reshape(1, 15, a.shape[0], a.shape[1])
+    k = _WIN.to(a)
+    x = F.conv2d(x, k.view(1, 1, 1, -1).repeat(15, 1, 1, 1), groups=15)
+    x = F.conv2d(x, k.view(1, 1, -1, 1).repeat(15, 1, 1, 1), groups=15)
+    mu_a, mu_b, aa, bb, ab = x.view(5, 3, x.shape[-2], x.shape[-1])
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    va, vb, cov = aa - mu_a ** 2, bb - mu_b ** 2, ab - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (va + vb + c2))
+    return s.mean()
