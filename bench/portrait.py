@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import SHARED_DATA, machine_line, markdown_table, median_time, write_section  # noqa: E402
 
 PORTRAIT = SHARED_DATA / "portraits" / "people_0.png"
+SPEECH = SHARED_DATA / "speech" / "english_60s.wav"
 N_FRAMES = 100
 
 
@@ -51,8 +52,8 @@ def bench_size(size: int) -> list[object]:
     renderer = PortraitRenderer(model)
     poses, shapes = motion(model, N_FRAMES)
     dst, depth = renderer.vertices(poses[10], shapes[10])
-    warp_s = median_time(lambda: renderer.warper.warp(renderer.atlas, model.src_xy, dst, depth=depth,
-                                                      front_orientation=1), repeats=30, warmup=3)
+    warp_s = median_time(lambda: renderer.warper.warp(renderer.atlas, model.src_xy, dst, depth=depth),
+                         repeats=30, warmup=3)
 
     def render_all():
         for p, s in zip(poses, shapes):
@@ -71,12 +72,26 @@ def bench_size(size: int) -> list[object]:
             f"{1 / e2e_s:.0f}", len(model.triangles)]
 
 
+def bench_animate(size: int) -> list[object]:
+    """One row: the whole `animate` (photo + 60 s of speech → MP4) timed once, with frames/s over all of it."""
+    from talkface.portrait.animate import animate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        result = animate(PORTRAIT, Path(tmp) / "out.mp4", audio=SPEECH, size=size)
+        seconds = time.perf_counter() - t0
+    n = result.motion.n_frames
+    return [f"{size}²", f"{result.seconds:.1f}", n, f"{seconds:.1f}", f"{n / seconds:.0f}",
+            f"{result.seconds / seconds:.1f}x"]
+
+
 def main() -> None:
     """Run both sizes and write the `portrait` section of docs/BENCHMARKS.md."""
     if not PORTRAIT.is_file():
         print(f"skipped: {PORTRAIT} not found")
         return
     rows = [bench_size(256), bench_size(512)]
+    animate_rows = [bench_animate(512)] if SPEECH.is_file() else []
     table = markdown_table(["crop", "build s", "warp ms", "render ms/frame", "render fps",
                             "end-to-end fps (render + H.264)", "triangles"], rows)
     body = (f"### portrait (one photo → frames)\n\n{machine_line()}; `{PORTRAIT.name}`, {N_FRAMES} frames of "
@@ -84,6 +99,11 @@ def main() -> None:
             "numbers are noisy).\n\n" + table + "\n\n`warp ms` is the mesh warp alone (z-buffer raster + "
             "bilinear resolve); `render` adds projection, surround motion, eyes, mouth texture; end to end adds "
             "libx264 (veryfast, crf 18) encoding.")
+    if animate_rows:
+        body += ("\n\n`animate` end to end (portrait model, speech features, motion generation, rendering, "
+                 f"encoding with audio; one run on `{SPEECH.name}`):\n\n"
+                 + markdown_table(["crop", "audio s", "frames", "wall s", "frames/s", "real-time factor"],
+                                  animate_rows))
     write_section("portrait", body)
 
 

@@ -138,6 +138,66 @@ def train_audio(
     train(minutes, output or WEIGHTS)
 
 
+@app.command()
+def fit(
+    video: Path = typer.Argument(..., help="Video of one person talking (5-60 s, with their own audio)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Avatar directory to create (NAME.avatar)."),
+    seconds: float = typer.Option(10.0, "--seconds", help="Train on at most this many seconds from the start."),
+    preset: str = typer.Option("fast", "--preset", help="fast (256x256) or quality (512x512)."),
+    iterations: Optional[int] = typer.Option(None, "--iterations", help="Override the preset's iteration count."),
+) -> None:
+    """Fit a personalized Gaussian talking head to VIDEO (resumes if a previous fit was interrupted)."""
+    from .avatar import PRESETS, fit as fit_avatar, preset as avatar_preset
+    from .avatar.runtime import configure_threads
+
+    if output.suffix != ".avatar":
+        raise UserError(f"{output}: the avatar directory name must end in .avatar.")
+    if output.exists() and not output.is_dir():
+        raise UserError(f"{output}: exists and is not a directory.")
+    if preset not in PRESETS:
+        raise UserError(f"--preset {preset!r} is unknown; choose {' or '.join(PRESETS)}.")
+    if not 3.0 <= seconds <= 600.0:
+        raise UserError(f"--seconds {seconds} is out of range (3 to 600).")
+    if iterations is not None and iterations < 1:
+        raise UserError("--iterations must be at least 1.")
+    cfg = avatar_preset(preset)
+    cfg.data.seconds = seconds
+    if iterations is not None:
+        cfg.train.iterations = iterations
+    configure_threads()
+    fit_avatar(video, output, cfg, progress=True)
+    print(f"fitted avatar -> {output}")
+
+
+@app.command()
+def speak(
+    avatar: Path = typer.Argument(..., help="Avatar directory made by `talkface fit`."),
+    output: Path = typer.Option(..., "-o", "--output", help="Video to write (.mp4)."),
+    audio: Optional[Path] = typer.Option(None, "--audio", help="Speech to say (any audio or video file)."),
+    text: Optional[str] = typer.Option(None, "--text", help="Text to say with the offline voice."),
+    pose: str = typer.Option("train", "--pose", help="train (replay the training head motion), still, or a "
+                             "driving video."),
+    blink: str = typer.Option("train", "--blink", help="train, off, or a video to take blinks and gaze from."),
+) -> None:
+    """Make AVATAR say --audio or --text; the head is pasted back into the source framing, 25 fps, audio muxed."""
+    from .avatar import speak as speak_avatar
+    from .avatar.store import read_config
+
+    _output_path(output, (".mp4",))
+    if (audio is None) == (text is None):
+        raise UserError("give exactly one of --audio or --text.")
+    if text is not None and not text.strip():
+        raise UserError("--text is empty; give some words to speak.")
+    if audio is not None and not audio.exists():
+        raise UserError(f"{audio}: no such file.")
+    for flag, value, named in (("--pose", pose, ("train", "still")), ("--blink", blink, ("train", "off"))):
+        if value not in named and not Path(value).is_file():
+            raise UserError(f"{flag} {value!r} is neither {' nor '.join(named)} nor an existing video file.")
+    read_config(avatar)
+    n = speak_avatar(avatar, output, audio=audio, text=text, pose=pose, blink=blink)
+    print(f"spoke {n} frames ({n / 25:.2f} s) -> {output}")
+
+
 def main() -> None:
     """Console-script entry point: run the app and turn user errors into one line and exit code 2."""
     try:

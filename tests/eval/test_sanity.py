@@ -12,6 +12,7 @@ import pytest
 from talkface.eval import PSNR_CAP_DB, evaluate
 
 HOP = 16000 // 25  # audio samples per video frame
+SHIFT_FRAMES = 5
 SYNCED = ("feifeili_clip1", "kristinoem", "obama_clip1")  # 256² clips with a clear mouth/speech correlation
 
 
@@ -50,6 +51,20 @@ def test_audio_shifted_by_five_frames_is_measured_as_that_offset(videos, cache, 
         v = evaluate(clip, reference=clip, audio=moved, cache=cache, groups=["sync"]).values
         assert abs(v["av_offset_rel"] - shift) <= 1, (name, v)
         assert abs(v["av_offset"] - v["ref_av_offset"] - shift) <= 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["obama_clip2", "newyear_message", "wda_aoc", "expressive_talk", "feifeili_clip2"])
+def test_audio_shift_is_recovered_on_more_clips_and_sizes(videos, name):
+    from talkface.media import load_audio
+
+    clip = videos / f"{name}.mp4"
+    audio = load_audio(clip)
+    cache: dict = {}
+    for shift in (3, SHIFT_FRAMES, -SHIFT_FRAMES):
+        moved = np.concatenate([np.zeros(shift * HOP, np.float32), audio]) if shift > 0 else audio[-shift * HOP:]
+        v = evaluate(clip, reference=clip, audio=moved, cache=cache, groups=["sync"]).values
+        assert abs(v["av_offset_rel"] - shift) <= 1, (name, shift, v)
 
 
 def test_another_clips_audio_gives_clearly_lower_sync_confidence(videos, cache):

@@ -213,3 +213,35 @@ def test_unusual_image_files_load_as_upright_rgb(tmp_path):
     model = build_portrait(tmp_path / "g16.png", size=256)
     ref = build_portrait(PORTRAITS / "anne.jpg", size=256)
     assert np.abs(model.rest_xy[:468] - ref.rest_xy[:468]).mean() < 3.0
+
+
+def test_native_resolution_crop_pastes_back_without_resampling():
+    from talkface.portrait import PortraitRenderer, build_portrait, load_portrait_image, paste_back
+    original = load_portrait_image(PORTRAITS / "anne.jpg")
+    model = build_portrait(original, size=None)
+    assert model.box.is_pixel_aligned and model.size == int(model.box.side)
+    renderer = PortraitRenderer(model)
+    pose, shape = _source(model)
+    still = paste_back(model, renderer.render(pose, shape), original)
+    assert still.shape == original.shape
+    assert np.abs(still.astype(int) - original.astype(int)).mean() < 0.5
+    talking = paste_back(model, renderer.render(pose, _open_mouth(shape, 0.8)), original)
+    changed = np.abs(talking.astype(int) - still.astype(int)).max(axis=2) > 8
+    ys, _ = np.nonzero(changed)
+    from talkface.face.landmarks import BROW_0, BROW_1
+    brow_line = model.rest_xy[list(BROW_0 + BROW_1), 1].mean() + model.box.y0
+    assert changed.any() and ys.min() > brow_line  # a dropped jaw changes nothing above the brows
+
+
+def test_face_index_picks_one_of_several_faces():
+    from talkface.portrait import build_portrait, load_portrait_image
+    a = cv2.resize(load_portrait_image(PORTRAITS / "people_0.png"), (320, 320))
+    b = cv2.resize(load_portrait_image(PORTRAITS / "obama.jpg"), (320, 320))
+    pair = np.concatenate([a, b], 1)
+    right = build_portrait(pair, size=256, face_index=1)
+    face_x = right.track.landmarks2d[0][:468, 0].mean()
+    assert face_x > 320  # obama, on the right
+    left = build_portrait(pair, size=256, face_index=0)
+    assert left.track.landmarks2d[0][:468, 0].mean() < 320
+    with pytest.raises(UserError, match="face-index"):
+        build_portrait(pair, face_index=2)

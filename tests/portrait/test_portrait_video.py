@@ -68,3 +68,23 @@ def test_still_pose_keeps_the_background_stable(driven):
     spread = frames.std(axis=0).max(axis=2)
     assert np.median(spread[~face]) < 1.0  # only codec noise outside the head
     assert spread[face].mean() > spread[~face].mean()
+
+
+def test_long_motion_streams_with_flat_memory(tmp_path):
+    """750 frames (30 s) are rendered and encoded without holding frames: traced memory stays far below them."""
+    import tracemalloc
+
+    from talkface.motion import MotionTrack
+    from talkface.portrait import build_portrait, write_video
+
+    model = build_portrait(PORTRAIT, size=256)
+    n = 750
+    motion = MotionTrack.still(n, pose=model.track.pose[0])
+    motion.expression["mouth"][:, 0] = np.sin(np.arange(n) / 3.0).astype(np.float32)
+    write_video(model, motion.slice(0, 25), tmp_path / "warmup.mp4")  # imports and caches outside the trace
+    tracemalloc.start()
+    write_video(model, motion, tmp_path / "long.mp4")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    all_frames = n * 256 * 256 * 3
+    assert peak < 0.1 * all_frames, f"peak {peak / 1e6:.0f} MB while all frames would be {all_frames / 1e6:.0f} MB"

@@ -111,12 +111,15 @@ def test_back_facing_triangles_lose_to_front_facing_ones():
     img[:, 32:] = 50
     front = np.array([[4, 4], [28, 4], [16, 28]], np.float32)  # positive signed area (x right, y down)
     src = np.concatenate([front, front + np.array([32, 0], np.float32)])
-    dst = np.concatenate([front, front])
-    tris = np.array([[0, 1, 2], [3, 5, 4]], np.int32)  # the second is the same place with reversed winding
-    # the folded (back-facing) triangle is nearer, yet the front-facing one must show
-    out = MeshWarper(tris, (32, 32)).warp(img, src, dst, depth=np.array([5, 5, 5, 0, 0, 0], np.float32),
-                                         front_orientation=1)
-    assert out[12, 16, 0] == 200
+    dst = np.concatenate([front, front[[0, 2, 1]]])  # the second lands on the same place mirrored: folded over
+    tris = np.array([[0, 1, 2], [3, 4, 5]], np.int32)
+    depth = np.array([5, 5, 5, 0, 0, 0], np.float32)  # the folded one is nearer, yet the unfolded one must show
+    warper = MeshWarper(tris, (32, 32))
+    assert warper.warp(img, src, dst, depth=depth)[12, 16, 0] == 200
+    # without the fold (same winding as its source) the nearer one wins
+    unfolded = np.concatenate([front, front])
+    src2 = np.concatenate([front, front + np.array([32, 0], np.float32)])
+    assert warper.warp(img, src2, unfolded, depth=depth)[12, 16, 0] == 50
 
 
 def test_silhouette_edges_are_anti_aliased():

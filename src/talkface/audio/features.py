@@ -238,11 +238,23 @@ def _blocks(audio16: np.ndarray, seconds: float = 30.0) -> Iterable[np.ndarray]:
 
 def _features_from_chunks(chunks: Iterable[np.ndarray], n_samples: Optional[int]) -> SpeechFeatures:
     """Mel (streamed) then encoder (chunked with context) over 16 kHz audio chunks."""
-    mel = np.concatenate(list(iter_log_mel(chunks)), axis=0)
+    mel = _concat_releasing(list(iter_log_mel(chunks)))
     model = load_encoder()
     post, emb = encode_mel(mel, model)
     duration = (n_samples if n_samples is not None else (len(mel) - 1) * 160) / SR
     return SpeechFeatures(mel, post, emb, duration)
+
+
+def _concat_releasing(blocks: list[np.ndarray]) -> np.ndarray:
+    """Concatenate blocks into one array, dropping each block once copied (peak ≈ result + one block)."""
+    out = np.empty((sum(len(b) for b in blocks),) + blocks[0].shape[1:], blocks[0].dtype)
+    pos = 0
+    blocks.reverse()
+    while blocks:
+        block = blocks.pop()
+        out[pos:pos + len(block)] = block
+        pos += len(block)
+    return out
 
 
 def _check_phonemes(phonemes: list[Phone]) -> None:

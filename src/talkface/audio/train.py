@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from .corpus import HELD_OUT_LJ, SR, Utterance, build_corpus, n_label_frames
 from .encoder import WEIGHTS, EncoderConfig, PhonemeEncoder, save_encoder
 from .mel import HOP, N_FFT, log_mel_frames
-from .phones import PHONES
+from .visemes import phone_to_viseme_matrix
 
 CROP_S = 4.0
 LABEL_HOP = 2 * HOP  # samples per 50 Hz label frame
@@ -150,6 +150,22 @@ def make_batch(samplers: list[tuple[CropSampler, float]], bank, rng, batch: int,
     return mel_batch(torch.stack(waves)), torch.stack(labels)
 
 
+def phone_and_viseme_loss(logits: torch.Tensor, labels: torch.Tensor, viseme_matrix: torch.Tensor,
+                          viseme_weight: float = 0.5) -> torch.Tensor:
+    """Phone cross-entropy plus a viseme cross-entropy on summed phone probabilities.
+
+    The second term makes confusions inside a viseme group cheaper than across groups, which is what the
+    face cares about.
+    """
+    flat = logits.reshape(-1, logits.shape[-1])
+    target = labels.reshape(-1)
+    phone_loss = F.cross_entropy(flat, target, label_smoothing=0.05)
+    vis_prob = torch.softmax(flat, -1) @ viseme_matrix
+    vis_target = viseme_matrix[target].argmax(-1)
+    viseme_loss = F.nll_loss(torch.log(vis_prob.clamp(min=1e-6)), vis_target)
+    return phone_loss + viseme_weight * viseme_loss
+
+
 def mel_stats(utts: list[Utterance]) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-bin mean and std of log-mel over a sample of the corpus."""
     mels = [mel_batch(torch.from_numpy(u.audio[None]))[0] for u in utts[:: max(1, len(utts) // 200)]]
@@ -201,9 +217,9 @@ def train(minutes: float = 22.0, out: Path = WEIGHTS, batch: int = 16, lr: float
     parts = build_corpus(log=log)
     t_corpus = time.time() - t_start
     real = parts["real"]
-    samplers = [(CropSampler(parts["piper"], rng), 0.4), (CropSampler(parts["espeak"], rng), 0.3)]
+    samplers = [(CropSampler(parts["piper"], rng), 0.35), (CropSampler(parts["espeak"], rng), 0.25)]
     if real:
-        samplers.append((CropSampler(real, rng), 0.3))
+        samplers.append((CropSampler(real, rng), 0.4))
     bank = noise_bank(real, rng)
     model = PhonemeEncoder(EncoderConfig())
     mean, std = mel_stats(parts["piper"] + parts["espeak"] + real)
@@ -211,6 +227,7 @@ def train(minutes: float = 22.0, out: Path = WEIGHTS, batch: int = 16, lr: float
     model.mel_std.copy_(std)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-2)
     held = held_out_lj()
+    viseme_matrix = torch.from_numpy(phone_to_viseme_matrix())
     budget = minutes * 60.0
     t0 = time.time()
     step, losses = 0, []
@@ -225,8 +242,7 @@ def train(minutes: float = 22.0, out: Path = WEIGHTS, batch: int = 16, lr: float
         mel, labels = make_batch(samplers, bank, rng, batch)
         logits, _ = model(mel)
         n = min(logits.shape[1], labels.shape[1])
-        loss = F.cross_entropy(logits[:, :n].reshape(-1, len(PHONES)), labels[:, :n].reshape(-1),
-                               label_smoothing=0.05)
+        loss = phone_and_viseme_loss(logits[:, :n], labels[:, :n], viseme_matrix)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -202,9 +202,11 @@ class AvatarModel(nn.Module):
         y0, y1, x0, x1 = masks["bbox"]  # loss on the head's box: outside it composite == target exactly
         l1 = ((pred - tgt).abs().mean(-1) * pixel_w)[y0:y1, x0:x1].mean()
         dssim = 1.0 - ssim_torch(pred[y0:y1, x0:x1], tgt[y0:y1, x0:x1])
-        coverage_target = torch.maximum(masks["head"], masks["inner_mouth"])
-        alpha = (out["alpha"] - coverage_target).abs()
-        alpha = (alpha * (1.0 + masks["background"])).mean()
+        # Coverage must follow the feathered head mask; too little coverage is what lets the frame behind show
+        # through at paste-back, so it costs 4x more than too much.
+        coverage = torch.maximum(masks["head"], masks["inner_mouth"])
+        gap = (out["alpha"] - coverage)[y0:y1, x0:x1]
+        alpha = (gap.abs() * (1.0 + 4.0 * (gap < 0) + masks["background"][y0:y1, x0:x1])).mean()
         losses = {"l1": l1, "dssim": weights.dssim_weight * dssim, "alpha": weights.alpha_weight * alpha}
         if "offsets" in out:
             losses["offset"] = weights.offset_weight * out["offsets"].abs().mean()

@@ -44,7 +44,8 @@ class DensifyPrune:
         """Accumulate the screen-space mean-gradient norm of every visible Gaussian, per branch."""
         if not (self.start <= step < self.stop) or out["means2d"].grad is None:
             return
-        grad = out["means2d"].grad.norm(dim=-1)
+        # 3DGS thresholds gradients w.r.t. NDC positions: d/dNDC = d/dpixel * size / 2
+        grad = out["means2d"].grad.norm(dim=-1) * (0.5 * out["rgb"].shape[1])
         visible = out["radii"] > 0
         offset = 0
         for name, field in model.fields().items():

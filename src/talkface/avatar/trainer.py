@@ -11,7 +11,6 @@ space; we rasterize both branches in one depth-sorted pass, so they can be train
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
 import time
 from dataclasses import asdict
@@ -97,7 +96,13 @@ def sample_tensors(ds: AvatarDataset, t: int) -> dict:
     masks = {"head": head, "mouth": torch.from_numpy(ds.mouth_mask[t]),
              "inner_mouth": torch.from_numpy(ds.inner_mouth[t]), "background": torch.from_numpy(ds.background[t]),
              "bbox": tuple(int(b) for b in bbox)}
-    return {"image": torch.from_numpy(ds.images[t]).float() / 255.0, "masks": masks,
+    image = torch.from_numpy(ds.images[t]).float() / 255.0
+    # The head is composited over the frame with the core of the face cut out (black), so a transparent face
+    # shows as a dark hole and is penalised instead of letting the true face (and its mouth) shine through.
+    # Only the fully-inside part is cut: in the feathered rim the backdrop is the real frame, exactly as at
+    # paste-back time, so the rim's colours are learnt for the composite that speak will actually do.
+    hole = ((head > 0.98) | (masks["inner_mouth"] > 0.5)).float()
+    return {"image": image, "backdrop": image * (1.0 - hole)[..., None], "masks": masks,
             "camera": make_camera(ds.w2c[t], ds.intrinsics[t], r),
             "audio": torch.from_numpy(ds.audio[t]), "eyes": torch.from_numpy(ds.eyes[t])}
 
@@ -179,7 +184,7 @@ def train_step(model: AvatarModel, opt, strategy, sample: dict, step: int, cfg: 
     """One iteration: render, losses, backward, strategy bookkeeping, optimizer step."""
     stage = stage_at(step, cfg)
     set_learning_rates(opt, step, stage, cfg)
-    out = model(sample["audio"], sample["eyes"], sample["camera"], sample["image"], motion=stage != "warmup")
+    out = model(sample["audio"], sample["eyes"], sample["camera"], sample["backdrop"], motion=stage != "warmup")
     out["means2d"].retain_grad()
     losses = model.loss_dict(out, sample["image"], sample["masks"], cfg.train)
     total = sum(losses.values())
@@ -190,7 +195,7 @@ def train_step(model: AvatarModel, opt, strategy, sample: dict, step: int, cfg: 
     metrics = model.metrics_dict(out, sample["image"], sample["masks"])
     if strategy.step(model, opt, step):
         model.refresh_lookups()
-    return {"loss": float(total), "stage": stage, **metrics}
+    return {"loss": float(total.detach()), "stage": stage, **metrics}
 
 
 def make_strategy(cfg: AvatarConfig) -> DensifyPrune:
@@ -210,8 +215,14 @@ def fit(video: str | Path, output: str | Path, cfg: AvatarConfig, progress: bool
     if not video.exists():
         raise UserError(f"{video}: no such file.")
     work = work_dir(output)
+    fresh = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
-    ds, track, boxes, audio_meta = prepare(video, cfg, work)
+    try:
+        ds, track, boxes, audio_meta = prepare(video, cfg, work)
+    except BaseException:
+        if fresh:  # nothing worth resuming: leave no half-made directory behind
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     torch.manual_seed(cfg.train.seed)
     model = AvatarModel(cfg.model, audio_meta["in_dim"], audio_meta["window"], seed=cfg.train.seed)
     model.init_colors(ds.images[0], ds.w2c[0], ds.intrinsics[0])

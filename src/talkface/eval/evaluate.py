@@ -1,8 +1,8 @@
 """`evaluate`: analyse a generated video (and optionally its ground truth and driving audio) once, then run every
 registered metric group on the analyses.
 
-Each video is decoded and tracked exactly once per run (a video evaluated against itself is tracked once);
-a `cache` dict shared between calls keeps tracks across runs, which the benchmark runner uses.
+Each video is tracked exactly once per run (a video evaluated against itself too) and decoded once more only for
+the pixel metrics; a `cache` dict shared between calls keeps tracks across runs, which the benchmark runner uses.
 New metrics slot in with `register_metric_group` (e.g. the emotion issue's valence/arousal metrics):
 
     def emotion_group(inp: EvalInputs) -> GroupResult:       # inp.generated.track is the tracked FaceTrack
@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UserError
+from ..face.track import FaceTrack
 from . import image as image_metrics
 from . import motion, sync
 from .landmarks import lmd_metrics
@@ -37,7 +38,7 @@ class VideoAnalysis:
     """Everything metrics read from one video: its face track, mouth opening and (if any) the speech with it."""
 
     path: Path
-    track: object  # talkface.face.FaceTrack
+    track: FaceTrack
     audio: np.ndarray | None  # float32 mono at SR, sample 0 = first video frame
     audio_source: str = ""
     _speech: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # per-frame signals, computed once
@@ -250,7 +251,7 @@ def _sync_group(inp: EvalInputs) -> GroupResult:
 register_metric_group(MetricGroup(
     "sync", _sync_group, needs_audio=True, definitions={
         "av_offset": "lag k (frames, ±max_lag) maximising pearson(mouth[t], speech[t+k]); k > 0: audio late by k "
-                     "frames (real speech: about +1..+3, the mouth leads the sound)",
+                     "frames (in-sync real speech: 0..+4, the mouth leads the sound)",
         "av_confidence": "peak height of that correlation curve (Pearson r at the offset); 0 for a still mouth "
                          f"(std < {sync.MOUTH_NOISE_CM} cm, tracking noise)",
         "mouth_motion_cm": "std over time of the mouth opening (canonical cm): how much the mouth moves at all",

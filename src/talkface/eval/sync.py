@@ -2,7 +2,7 @@
 
 Sign convention of every lag here: lag k > 0 means the AUDIO IS LATE by k video frames (the sound that belongs
 to video frame t is heard at frame t + k); delaying a clip's audio by 5 frames raises its offset by 5.
-Real speech typically gives a small positive offset (+1..+3 frames on our clips) because the mouth opens
+Well-synchronised real speech gives a small positive offset (0..+4 frames on our clips) because the mouth opens
 slightly before the sound it shapes.
 
 The speech signal is pluggable: any function (audio, sr, n_frames, fps) -> [n_frames] registered in
@@ -21,7 +21,7 @@ SpeechSignal = Callable[[np.ndarray, int, int, float], np.ndarray]
 """(mono float audio, sample rate, number of video frames, fps) -> one value per video frame."""
 
 DEFAULT_MAX_LAG = 10
-"""Lags searched: ±10 frames (±0.4 s at 25 fps), wider than real A/V misalignments on our clips (±7)."""
+"""Lags searched: ±10 frames (±0.4 s at 25 fps); the offsets our real clips carry span -7..+8 frames."""
 
 MIN_OVERLAP = 25
 """Fewest overlapping frames (1 s at 25 fps) a correlation is computed on; fewer gives NaN."""

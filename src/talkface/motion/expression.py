@@ -32,6 +32,7 @@ class ExpressionConfig:
     n_coeffs: int = 12
     ref_dim: int = 13
     dropout: float = 0.1
+    use_mel: bool = True
 
     @property
     def context_frames(self) -> int:
@@ -129,7 +130,7 @@ def generate_mouth(speech, reference_shape: np.ndarray | None, n_frames: int, mo
     from ..face import shipped_morphable
 
     model = model or load_expression()
-    x = expression_inputs(speech, model.config.use_phonemes, n_frames)
+    x = expression_inputs(speech, model.config.use_phonemes, n_frames, model.config.use_mel)
     ref = reference_state(reference_shape)
     with torch.inference_mode():
         out = model(torch.from_numpy(x)[None], torch.from_numpy(ref)[None])[0].numpy()

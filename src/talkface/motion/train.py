@@ -47,6 +47,22 @@ def train_eyes(clips: list[Clip]) -> dict:
 
 # ---------------------------------------------------------------- expression
 
+def speech_offset(clip: Clip) -> int:
+    """AV offset of a training clip (frames; > 0 = audio late): tracked mouth vs the encoder's openness read-out."""
+    from ..eval import av_offset
+
+    op = np.asarray(clip.speech.openness, np.float64)
+    times = (np.arange(len(op)) + 0.5) / clip.speech.posterior_fps
+    openness = np.interp(np.arange(clip.track.n_frames) / clip.track.fps, times, op)
+    return av_offset(mouth_opening(clip.track), openness).offset
+
+
+def shift_rows(x: np.ndarray, k: int) -> np.ndarray:
+    """Rows moved earlier by k frames (x'[t] = x[t + k]), edges repeated: undoes audio that is k frames late."""
+    idx = np.clip(np.arange(len(x)) + k, 0, len(x) - 1)
+    return x[idx]
+
+
 @dataclass
 class MouthClip:
     """Arrays of one clip for expression training."""
@@ -57,19 +73,19 @@ class MouthClip:
     lips: np.ndarray  # [T, 2, 3] inner-lip gap points
 
 
-def mouth_clip(clip: Clip, use_phonemes: bool) -> MouthClip:
-    """Expression-training arrays of a tracked clip with speech."""
+def mouth_clip(clip: Clip, use_phonemes: bool, use_mel: bool = True, shift: int = 0) -> MouthClip:
+    """Expression-training arrays of a tracked clip with speech (speech moved `shift` frames earlier)."""
     from .expression import reference_state
     from .features import expression_inputs
 
     lm = clip.track.landmarks3d
     coeffs = shipped_morphable().encode(lm)["mouth"]
     ref = np.stack([reference_state(s) for s in lm])
-    x = expression_inputs(clip.speech, use_phonemes, clip.track.n_frames)
+    x = shift_rows(expression_inputs(clip.speech, use_phonemes, clip.track.n_frames, use_mel), shift)
     return MouthClip(x, coeffs, ref, lm[:, list(MOUTH_GAP)])
 
 
-def silence_row(use_phonemes: bool) -> np.ndarray:
+def silence_row(use_phonemes: bool, use_mel: bool = True) -> np.ndarray:
     """The expression inputs of one frame of digital silence, through the same front-end as real speech."""
     from .data import mel_only_features
     from .features import expression_inputs
@@ -81,7 +97,7 @@ def silence_row(use_phonemes: bool) -> np.ndarray:
         feats = compute_features(audio, 16000)
     else:
         feats = mel_only_features(audio)
-    x = expression_inputs(feats, use_phonemes)
+    x = expression_inputs(feats, use_phonemes, None, use_mel)
     return x[len(x) // 2]
 
 
@@ -141,16 +157,25 @@ def evaluate_expression(model, clips: list[Clip]) -> dict:
 
 
 def train_expression(train: list[Clip], held: list[Clip], steps: int, seed: int, log=print, save: bool = True,
-                     batch: int = 16) -> dict:
-    """Train the ExpNet-like mouth generator (shipped weights when `save`); returns its held-out numbers."""
+                     batch: int = 16, use_mel: bool = True, channels: int = 96, dropout: float = 0.1,
+                     align: bool = True) -> dict:
+    """Train the ExpNet-like mouth generator (shipped weights when `save`); returns its held-out numbers.
+
+    With `align`, each clip's speech is shifted so its measured AV offset equals the median over the clips (real
+    footage is often a few frames out of sync, which would blur the learned timing)."""
     from .expression import ExpNet, ExpressionConfig, decoded_gap, gap_points, load_expression, save_expression
 
     use_ph = bool(encoder_version())
-    data = [mouth_clip(c, use_ph) for c in train]
-    silent = silence_row(use_ph)
+    offsets = [speech_offset(c) for c in train] if align and use_ph else [0] * len(train)
+    median = int(np.median(offsets))
+    shifts = [o - median for o in offsets]
+    log(f"expression AV offsets {dict(zip([c.name for c in train], offsets))}; shifts {shifts}")
+    data = [mouth_clip(c, use_ph, use_mel, k) for c, k in zip(train, shifts)]
+    silent = silence_row(use_ph, use_mel)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = ExpNet(ExpressionConfig(in_dim=data[0].x.shape[1], use_phonemes=use_ph))
+    model = ExpNet(ExpressionConfig(in_dim=data[0].x.shape[1], use_phonemes=use_ph, use_mel=use_mel,
+                                    channels=channels, dropout=dropout))
     allx = np.concatenate([d.x for d in data])
     model.in_mean.copy_(torch.from_numpy(allx.mean(0)))
     model.in_std.copy_(torch.from_numpy(allx.std(0) + 1e-3))
@@ -176,6 +201,7 @@ def train_expression(train: list[Clip], held: list[Clip], steps: int, seed: int,
     metrics = evaluate_expression(model, held)
     log(f"expression held-out: {metrics}")
     meta = {"train_clips": [c.name for c in train], "steps": steps, "seed": seed, "use_phonemes": use_ph,
+            "use_mel": use_mel, "clip_shifts": dict(zip([c.name for c in train], shifts)),
             "train_frames": int(sum(len(d.x) for d in data)), "seconds": round(time.time() - t0, 1),
             "held_out": metrics}
     if save:

@@ -38,6 +38,16 @@ class CropBox:
     y0: float
     side: float
 
+    def pixel_aligned(self) -> "CropBox":
+        """The same box with integer corner and side (crop pixels then coincide with photo pixels)."""
+        side = int(np.floor(self.side))
+        return CropBox(float(int(round(self.x0))), float(int(round(self.y0))), float(side))
+
+    @property
+    def is_pixel_aligned(self) -> bool:
+        """True when corner and side are whole pixels."""
+        return all(float(v).is_integer() for v in (self.x0, self.y0, self.side))
+
     def to_crop(self, points: np.ndarray, size: int) -> np.ndarray:
         """Original-image pixel coordinates → coordinates in the crop resampled to `size`²."""
         k = size / self.side
@@ -46,6 +56,9 @@ class CropBox:
     def extract(self, image: np.ndarray, size: int) -> np.ndarray:
         """The crop resampled to `size`² (area filter when shrinking, cubic when enlarging)."""
         k = size / self.side
+        if k == 1 and self.is_pixel_aligned:
+            x0, y0 = int(self.x0), int(self.y0)
+            return np.ascontiguousarray(image[y0:y0 + size, x0:x0 + size])
         if k >= 1:
             m = np.array([[k, 0, -self.x0 * k], [0, k, -self.y0 * k]], np.float32)
             return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)

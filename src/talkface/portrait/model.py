@@ -15,6 +15,8 @@ quality. The crop is covered by one triangle mesh whose vertices are, in order:
 - a fan filling the inner-lip polygon from the inner-mouth texture (the shipped prior, recoloured per person).
 
 All textures live in one atlas image: [photo crop; eyeball copy; a strip holding the iris and mouth patches].
+Per frame the renderer (`render.py`) also slides closing upper lids down as a sheet (the rings above the lid
+contour follow it), so a closed eye shows lid skin with the lashes at the bottom instead of smeared lashes.
 """
 from __future__ import annotations
 
@@ -48,6 +50,9 @@ class EyeModel:
     src_axes: np.ndarray  # [2, 2] source iris half-axes (columns u, v) in pixels
     interior_offset: int  # first vertex of the contour copy
     fan_offset: int  # first vertex of the iris fan (centre, then ring)
+    lid: np.ndarray  # [3, 7] landmark indices: upper lid contour, the ring above it, the ring above that
+    lid_gap: np.ndarray  # [7] source distance (crop px) from each upper-contour point to its ring-above point
+    src_width: float  # source distance between the eye corners (crop px)
 
 
 @dataclass
@@ -84,32 +89,83 @@ class PortraitModel:
         return int(self.src_xy.shape[0])
 
 
-def build_portrait(image: str | Path | np.ndarray, size: int = 512, background: tuple[int, int, int] = (255, 255, 255),
-                   track: FaceTrack | None = None) -> PortraitModel:
-    """Build the portrait model of one photo (a path or an RGB uint8 array); `size` is the crop side.
+def build_portrait(image: str | Path | np.ndarray, size: int | None = 512,
+                   background: tuple[int, int, int] = (255, 255, 255), track: FaceTrack | None = None,
+                   face_index: int | None = None) -> PortraitModel:
+    """Build the portrait model of one photo (a path or an RGB uint8 array).
 
-    Raises UserError when the photo has no face or several comparable faces.
+    `size` is the side of the square face crop the renderer outputs (512 or 256 as in SadTalker); None renders the
+    crop at the photo's own resolution (pixel-aligned), which is what full-image paste-back wants: frames then go
+    back into the photo without any resampling. Raises UserError when the photo has no face or several faces,
+    unless `face_index` picks one of them (0 = the leftmost face).
     """
     rgb = load_portrait_image(image, background) if not isinstance(image, np.ndarray) else _as_rgb(image)
     small, factor = tracking_copy(rgb)
     if track is None:
-        track = track_image(small)
+        track = track_image(small, face_index)
     lm_orig = track.landmarks2d[0] * factor
     box = face_crop_box(lm_orig[:468], rgb.shape[1], rgb.shape[0], CROP_MARGIN)
+    if size is None:
+        box = box.pixel_aligned()
+        size = int(box.side)
+    if not 16 <= size <= 8192:
+        raise UserError(f"the output size must be between 16 and 8192 pixels (got {size}).")
     crop = box.extract(rgb, size)
     k = factor * size / box.side
     to_crop = (k, -box.x0 * size / box.side, -box.y0 * size / box.side)
     return _assemble(crop, rgb.shape[:2], box, track, to_crop, size)
 
 
-def track_image(rgb: np.ndarray) -> FaceTrack:
-    """Track the one face of a still image (RGB uint8) as a one-frame FaceTrack; UserError if none or several."""
+def track_image(rgb: np.ndarray, face_index: int | None = None) -> FaceTrack:
+    """Track the one face of a still image (RGB uint8) as a one-frame FaceTrack; UserError if none or several.
+
+    With `face_index`, faces are numbered left to right and all but the chosen one are masked out first.
+    """
     from ..face.pipeline import build_track, check_raw
     from ..face.tracker import track_raw
 
+    if face_index is not None:
+        rgb = _keep_one_face(rgb, face_index)
     raw = track_raw([rgb])
     check_raw(raw, "the image", 25.0)
     return build_track(raw, 25.0, source="image", smooth=False)
+
+
+def _keep_one_face(rgb: np.ndarray, face_index: int) -> np.ndarray:
+    """A copy of `rgb` in which every detected face except number `face_index` (left to right) is flattened."""
+    from ..face.mediapipe_models import FullRangeDetector
+
+    detector = FullRangeDetector()
+    try:
+        boxes = sorted(detector.detect(rgb), key=lambda b: b.centre[0])
+    finally:
+        detector.close()
+    if not boxes:
+        raise UserError("no face found in the image.")
+    if isinstance(face_index, bool) or not 0 <= int(face_index) < len(boxes):
+        raise UserError(f"--face-index must be from 0 to {len(boxes) - 1}: the image has {len(boxes)} face(s), "
+                        "numbered from the left.")
+    keep = boxes[int(face_index)]
+    h, w = rgb.shape[:2]
+    out = rgb.copy()
+    protect = np.zeros((h, w), bool)
+    protect[_box_slice(keep, 1.3, h, w)] = True
+    fill = rgb.reshape(-1, 3).mean(0).astype(np.uint8)
+    for box in boxes:
+        if box is keep:
+            continue
+        region = np.zeros((h, w), bool)
+        region[_box_slice(box, 1.4, h, w)] = True
+        out[region & ~protect] = fill
+    return out
+
+
+def _box_slice(box, grow: float, h: int, w: int) -> tuple[slice, slice]:
+    """Row/column slices of a face box grown `grow` times about its centre, clipped to the image."""
+    cx, cy = box.centre
+    half = box.size * grow / 2
+    return (slice(max(int(cy - half), 0), min(int(cy + half) + 1, h)),
+            slice(max(int(cx - half), 0), min(int(cx + half) + 1, w)))
 
 
 def project_to_crop(model_track: FaceTrack, to_crop: tuple[float, float, float], shape: np.ndarray,
@@ -205,8 +261,11 @@ def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, 
         fan = np.stack([np.zeros_like(j), 1 + j, 1 + (j + 1) % N_IRIS_RING], 1)
         tris.append(offset + _orient(fan, np.concatenate([centre[None], ring])))
         offset += 1 + N_IRIS_RING
+        lid = _lid_rings(contour)
+        lid_gap = np.linalg.norm(src_face[lid[0]] - src_face[lid[1]], axis=1).astype(np.float32)
         eyes.append(EyeModel(contour=tuple(contour), iris=tuple(iris), patch_centre=centre, src_axes=axes,
-                             interior_offset=interior_offset, fan_offset=fan_offset))
+                             interior_offset=interior_offset, fan_offset=fan_offset, lid=lid, lid_gap=lid_gap,
+                             src_width=float(np.linalg.norm(src_face[contour[0]] - src_face[contour[8]]))))
 
     # mouth fan from the inner-mouth patch (scaled up for big mouths so the photo's own teeth stay sharp)
     inner_idx = np.array(LIPS_INNER)
@@ -240,6 +299,30 @@ def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, 
         mouth_patch_origin=mouth_origin, mouth_scale=mouth_scale, mouth_stats=stats, source_opening=source_opening,
         source_mouth_patch=source_patch, px_per_cm=px_per_cm,
         meta={"face_size_px": face_size, "fit_residual_px": float(np.abs(proj[:, :2] - src_face).max())})
+
+
+def _lid_rings(contour: tuple[int, ...]) -> np.ndarray:
+    """[3, 7]: the upper-lid contour of an eye, and for each point the mesh neighbour right above it, twice.
+
+    Found on the canonical face through the triangle adjacency, so no index table has to be maintained.
+    """
+    mean = canonical_face().mean
+    neighbours: dict[int, set[int]] = {}
+    for a, b, c in face_triangles():
+        for u, v in ((a, b), (b, c), (c, a)):
+            neighbours.setdefault(int(u), set()).add(int(v))
+            neighbours.setdefault(int(v), set()).add(int(u))
+    upper = [int(i) for i in contour[1:8]]
+    rings = [upper]
+    taken = set(contour)
+    for _ in range(2):
+        ring = []
+        for k in rings[-1]:
+            above = [j for j in neighbours[k] if j not in taken and mean[j, 1] < mean[k, 1]]
+            ring.append(min(above, key=lambda j: abs(mean[j, 0] - mean[k, 0]) + 0.3 * abs(mean[j, 1] - mean[k, 1])))
+        taken |= set(ring)
+        rings.append(ring)
+    return np.array(rings, np.int64)
 
 
 def _lift_to_plane(points: np.ndarray, track: FaceTrack, to_crop, z_canon: float) -> np.ndarray:

@@ -143,8 +143,9 @@ def colour_stats(image: np.ndarray, outer_lips: np.ndarray, inner_lips: np.ndarr
 def person_texture(prior: MouthPrior, opening: float, stats: ColourStats) -> np.ndarray:
     """The prior's patch for `opening`, recoloured to the person: float32 RGB [PATCH_H, PATCH_W, 3] (0..255)."""
     tex = prior.texture(opening) * stats.skin_luma
+    # a quarter of the light colour only: skin tint mixes light with skin tone, and a mouth's inside is not skin
     tint = np.clip(stats.skin_tint / np.maximum(prior.skin_tint, 1e-3), 0.8, 1.25)
-    tex = tex * (0.5 + 0.5 * tint)  # half the light colour: teeth are not skin
+    tex = tex * (0.75 + 0.25 * tint)
     return np.clip(tex, 0, 255).astype(np.float32)
 
 

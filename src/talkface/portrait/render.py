@@ -51,6 +51,8 @@ class PortraitRenderer:
         depth = np.empty(m.n_vertices, np.float32)
         proj = project_to_crop(m.track, m.to_crop, shape, pose)
         face = proj[:, :2] + self._residual
+        for eye in m.eyes:
+            _slide_upper_lid(face, eye)
         dst[:N_FACE], depth[:N_FACE] = face, proj[:, 2]
         # surround: rigid motion of the oval-depth plane, pulled towards the oval's actual motion near the face,
         # faded to zero at the border
@@ -107,14 +109,45 @@ class PortraitRenderer:
         opening = float(mouth_opening(dst[self.model.mouth_offset:self.model.mouth_offset + 20]))
         if opening >= MIN_SYNTH_OPENING:
             self.update_mouth_texture(opening)
-        return self.warper.warp(self.atlas, self.model.src_xy, dst, depth=depth, out=out, front_orientation=1)
+        return self.warper.warp(self.atlas, self.model.src_xy, dst, depth=depth, out=out)
+
+
+LID_FOLLOW = (0.85, 0.35)  # how much of the lid's excess stretch the first / second ring above it takes up
+
+
+def _slide_upper_lid(face: np.ndarray, eye) -> None:
+    """Closing lids slide down as a sheet: keep the lash band (contour to the ring above) at its photo height
+    by moving the rings above down with the contour, so the stretch lands in the smooth skin under the brow
+    instead of smearing the lashes over the eye. Modifies `face` [478, 2] in place."""
+    upper, ring1, ring2 = eye.lid
+    corners = face[eye.contour[0]] - face[eye.contour[8]]
+    ratio = float(np.linalg.norm(corners)) / max(float(eye.src_width), 1e-6)
+    v = face[upper] - face[ring1]
+    length = np.linalg.norm(v, axis=1)
+    excess = np.maximum(length - eye.lid_gap * ratio, 0.0)
+    if not excess.any():
+        return
+    shift = v / np.maximum(length, 1e-6)[:, None] * excess[:, None]
+    for ring, follow in ((ring1, LID_FOLLOW[0]), (ring2, LID_FOLLOW[1])):
+        for j in np.unique(ring):
+            moved = shift[ring == j].mean(0)
+            face[j] += follow * moved
 
 
 def paste_back(model: PortraitModel, frame: np.ndarray, original: np.ndarray, feather: float = 0.04) -> np.ndarray:
-    """The original photo with the crop `frame` pasted into its box; the outer `feather` fraction of the box
-    blends smoothly (the crop border is unmoved, so only resampling differences are hidden there)."""
+    """The original photo with the crop `frame` pasted into its box.
+
+    A pixel-aligned native-resolution crop (`build_portrait(size=None)`) is copied in as is: its border never
+    moves, so it meets the photo exactly. A resampled crop is scaled back and its outer `feather` fraction blends
+    smoothly into the photo (hiding the resampling differences at the seam).
+    """
     box = model.box
     h, w = original.shape[:2]
+    if box.is_pixel_aligned and frame.shape[0] == int(box.side):
+        out = original.copy()
+        x0, y0, n = int(box.x0), int(box.y0), int(box.side)
+        out[y0:y0 + n, x0:x0 + n] = frame
+        return out
     x0, y0 = int(np.floor(box.x0)), int(np.floor(box.y0))
     x1, y1 = min(int(np.ceil(box.x0 + box.side)) + 1, w), min(int(np.ceil(box.y0 + box.side)) + 1, h)
     k = box.side / frame.shape[0]

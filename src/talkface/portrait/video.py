@@ -30,8 +30,8 @@ def write_video(model: PortraitModel, motion, out: str | Path, audio: np.ndarray
                 audio_rate: int = 16000, original: np.ndarray | None = None, progress: bool = False) -> Path:
     """Render `motion` on `model` into an H.264 MP4 at the motion's fps, with `audio` muxed if given.
 
-    With `original` (the full photo) every frame is pasted back into it (SadTalker's "full" mode).
-    The file appears only when complete (atomic writer).
+    With `original` (the full photo) every frame is pasted back into it (SadTalker's "full" mode; build the model
+    with `size=None` so frames go back without resampling). The file appears only when complete (atomic writer).
     """
     from ..media import VideoWriter
 

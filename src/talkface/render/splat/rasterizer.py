@@ -29,17 +29,16 @@ class NonFiniteGaussiansError(ValueError):
 
 @dataclass
 class Bins:
-    """Tile binning of one view: per-tile ranges into the intersection list, sorted by tile then depth."""
+    """Binning of one view: per 8x8 sub-tile (bin id 4 * tile + s) a range of the intersection list, front to back."""
 
     tiles_x: int
     tiles_y: int
-    tile_start: np.ndarray  # [n_tiles + 1] int64
-    gid: np.ndarray  # [n_isect] int32 Gaussian of each intersection, grouped by tile, front to back
-    mask: np.ndarray  # [n_isect] uint8 sub-tile mask
+    bin_start: np.ndarray  # [4 * n_tiles + 1] int64
+    gid: np.ndarray  # [n_isect] int32 Gaussian of each (sub-tile, Gaussian) intersection
 
     @property
     def n_isect(self) -> int:
-        """Number of (tile, Gaussian) intersections."""
+        """Number of (sub-tile, Gaussian) intersections."""
         return int(self.gid.size)
 
 
@@ -60,8 +59,8 @@ def cumsum0(values: np.ndarray) -> np.ndarray:
 
 
 def bin_gaussians(params: np.ndarray, depths: np.ndarray, valid: np.ndarray, width: int, height: int) -> Bins:
-    """Tile binning with exact ellipse culling (each Gaussian's box tiles tested once, into an upper-bound buffer),
-    a copy into depth order, then a stable sort by tile that keeps the depth order inside tiles."""
+    """Sub-tile binning with exact ellipse culling (each Gaussian's box tested once, into an upper-bound buffer), a
+    copy into depth order, then a stable sort by sub-tile that keeps the depth order inside each bin."""
     tiles_x = -(-width // K.TILE)
     tiles_y = -(-height // K.TILE)
     order = depth_order(depths)
@@ -69,17 +68,15 @@ def bin_gaussians(params: np.ndarray, depths: np.ndarray, valid: np.ndarray, wid
     rank[order] = np.arange(order.size)
     with numba.parallel_chunksize(GAUSSIAN_CHUNK):
         box_start = cumsum0(K.tile_box_sizes(params, valid, width, height))
-        cand_tile = np.empty(box_start[-1], np.int32)
-        cand_mask = np.empty(box_start[-1], np.uint8)
-        counts = K.cull_tiles(params, box_start, width, height, tiles_x, cand_tile, cand_mask)
+        cand_bin = np.empty(box_start[-1], np.int32)
+        counts = K.cull_tiles(params, box_start, width, height, tiles_x, cand_bin)
         offsets = cumsum0(counts[order])
         n_isect = int(offsets[-1])
-        isect_tile = np.empty(n_isect, np.int32)
+        isect_bin = np.empty(n_isect, np.int32)
         isect_gid = np.empty(n_isect, np.int32)
-        isect_mask = np.empty(n_isect, np.uint8)
-        K.gather_by_depth(counts, box_start, rank, offsets, cand_tile, cand_mask, isect_tile, isect_gid, isect_mask)
-    tile_start, gid, mask = K.sort_by_tile(isect_tile, isect_gid, isect_mask, tiles_x * tiles_y)
-    return Bins(tiles_x, tiles_y, tile_start, gid, mask)
+        K.gather_by_depth(counts, box_start, rank, offsets, cand_bin, isect_bin, isect_gid)
+    bin_start, gid = K.sort_by_bin(isect_bin, isect_gid, 4 * tiles_x * tiles_y)
+    return Bins(tiles_x, tiles_y, bin_start, gid)
 
 
 def pack_params(means2d: Tensor, conics: Tensor, opacities: Tensor, colors: Tensor, depths: Tensor) -> np.ndarray:
@@ -105,8 +102,7 @@ class _RasterizeNumba(torch.autograd.Function):
         last = np.empty((height, width), np.int32)
         sub_end = np.empty((bins.tiles_x * bins.tiles_y, 4), np.int64)
         with numba.parallel_chunksize(TILE_CHUNK):
-            K.forward(params, bins.tile_start, bins.gid, bins.mask, width, height, bins.tiles_x, feat, trans, last,
-                      sub_end)
+            K.forward(params, bins.bin_start, bins.gid, width, height, bins.tiles_x, feat, trans, last, sub_end)
         ctx.state = (params, bins, feat, trans, last, sub_end, width, height)
         feat = torch.from_numpy(feat)
         return feat[..., :3], feat[..., 3], torch.from_numpy(1.0 - trans)
@@ -122,8 +118,8 @@ class _RasterizeNumba(torch.autograd.Function):
         isect_grads = np.empty((bins.n_isect, K.N_GRADS), np.float32)
         grad_params = np.empty_like(params)
         with numba.parallel_chunksize(TILE_CHUNK):
-            K.backward(params, bins.tile_start, bins.gid, bins.mask, width, height, bins.tiles_x, feat, trans, last,
-                       sub_end, grad_feat, grad_alpha, isect_grads)
+            K.backward(params, bins.bin_start, bins.gid, width, height, bins.tiles_x, feat, trans, last, sub_end,
+                       grad_feat, grad_alpha, isect_grads)
         with numba.parallel_chunksize(GAUSSIAN_CHUNK):
             K.reduce_gradients(params, bins.gid, isect_grads, numba.get_num_threads(), grad_params)
         g = torch.from_numpy(grad_params)
@@ -191,7 +187,7 @@ def rasterize(means: Tensor, log_scales: Tensor, quats: Tensor, opacity_logits: 
         colors: [N, 3] RGB, or [N, K, 3] SH coefficients with K in (1, 4, 9, 16) evaluated towards the camera.
         camera: pinhole camera (OpenCV convention).  background: colour [3] or image [H, W, 3]; None = black.
         backend: "auto" (gsplat for CUDA tensors when installed, else numba), "numba" or "gsplat".
-    Returns:
+    Returns (float32 on the CPU path; float64 inputs are projected in float64, rasterized in float32):
         rgb [H, W, 3], alpha [H, W], depth [H, W] (expected camera z of the covering Gaussians, 0 where empty),
         depth_sum [H, W] (un-normalised sum_i w_i z_i), means2d [N, 2] (call .retain_grad() before backward for
         densification statistics) and radii [N] (3-sigma pixel radius, 0 if culled).
@@ -205,6 +201,8 @@ def rasterize(means: Tensor, log_scales: Tensor, quats: Tensor, opacity_logits: 
         return rasterize_gsplat(means, log_scales, quats, opacity_logits, colors, camera, background)
     if backend not in ("auto", "numba"):
         raise ValueError(f"unknown backend {backend!r}; use 'auto', 'numba' or 'gsplat'")
+    if means.is_cuda:
+        raise ValueError("CUDA tensors need gsplat (not installed); move the Gaussians to the CPU for the numba path")
     proj = project_gaussians(means, log_scales, quats, camera)
     rgb = colors_from_sh(colors, means, camera) if colors.dim() == 3 else colors
     rgb_image, depth_sum, alpha = rasterize_screen(proj.means2d, proj.conics, torch.sigmoid(opacity_logits), rgb,

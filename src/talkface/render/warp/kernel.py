@@ -4,8 +4,9 @@ Two passes over the output image, each parallel over rows so no two threads writ
 1. `_rasterize` walks every target triangle over the row bands it touches and keeps, per pixel, the front-most
    triangle's source position (u, v) and depth (a z-buffer on pixel centres, so a mesh that covers the image
    leaves no holes and shared edges leave no seams: the piecewise-affine map is continuous there).
-   Triangles whose target orientation is flipped (folded over, i.e. back-facing) lose to front-facing ones.
-   Only *silhouette* edges (mesh boundary, or between triangles of opposite orientation) can show a step, so
+   Triangles whose target orientation is flipped relative to their source orientation (folded over, i.e.
+   back-facing) lose to the others. Only *silhouette* edges (mesh boundary, or between a folded and an unfolded
+   triangle) can show a step, so
    only they are anti-aliased: a pixel whose centre lies within half a pixel inside such an edge records its
    coverage and the outward neighbour to blend with; a pixel within half a pixel outside records the
    triangle as an "overlay" with its partial coverage.
@@ -30,8 +31,9 @@ def triangle_setup(dst_xy, src_xy, depth, tris, neighbours):
     """Per triangle: affine maps (u, v, z), three edge distance functions, bbox and silhouette flags.
 
     Returns coef [T, 18] (u, v, z, e0, e1, e2 as a*x + b*y + c), bbox [T, 4] (x0, x1, y0, y1),
-    flags [T, 4] int32 (valid, backfacing, silhouette mask bits for edges 0..2, any silhouette).
-    Edge k runs from vertex k to vertex k+1; its distance is positive inside the triangle.
+    flags [T, 4] int32 (valid, folded, silhouette mask bits for edges 0..2, any silhouette).
+    Edge k runs from vertex k to vertex k+1; its distance is positive inside the triangle. A triangle is folded
+    when its target winding differs from its source winding (a degenerate source counts as unfolded).
     """
     n = tris.shape[0]
     coef = np.zeros((n, 18), np.float32)
@@ -44,8 +46,12 @@ def triangle_setup(dst_xy, src_xy, depth, tris, neighbours):
         x1, y1 = dst_xy[i1, 0], dst_xy[i1, 1]
         x2, y2 = dst_xy[i2, 0], dst_xy[i2, 1]
         area = (np.float64(x1) - x0) * (np.float64(y2) - y0) - (np.float64(x2) - x0) * (np.float64(y1) - y0)
+        u0, v0 = np.float64(src_xy[i0, 0]), np.float64(src_xy[i0, 1])
+        src_area = (src_xy[i1, 0] - u0) * (src_xy[i2, 1] - v0) - (src_xy[i2, 0] - u0) * (src_xy[i1, 1] - v0)
         if abs(area) > _MIN_AREA:
             orient[t] = 1 if area > 0 else -1
+            if src_area < -_MIN_AREA:
+                orient[t] = -orient[t]
     for t in range(n):
         if orient[t] == 0:
             continue
@@ -88,7 +94,7 @@ def triangle_setup(dst_xy, src_xy, depth, tris, neighbours):
             if nb < 0 or orient[nb] != orient[t]:
                 sil |= 1 << k
         flags[t, 0] = 1
-        flags[t, 1] = 1 if orient[t] < 0 else 0
+        flags[t, 1] = 1 if orient[t] < 0 else 0  # folded relative to the source
         flags[t, 2] = sil
         flags[t, 3] = 1 if sil != 0 else 0
         pad = 1.0 if sil != 0 else 0.0
@@ -117,12 +123,9 @@ def _row_span(a0, c0, a1, c1, a2, c2, margin):
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def rasterize(coef, bbox, flags, front_sign, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, ov_u, ov_v, ov_z,
+def rasterize(coef, bbox, flags, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, ov_u, ov_v, ov_z,
               band_height):
-    """Fill the per-pixel buffers (see module doc); bands of `band_height` rows run in parallel.
-
-    `front_sign` (+1 or -1) is the signed-area sign of front-facing triangles; the others are back-facing.
-    """
+    """Fill the per-pixel buffers (see module doc); bands of `band_height` rows run in parallel."""
     h, w = zbuf.shape
     n_bands = (h + band_height - 1) // band_height
     n = coef.shape[0]
@@ -147,8 +150,7 @@ def rasterize(coef, bbox, flags, front_sign, zbuf, ubuf, vbuf, aa_alpha, aa_dir,
             tx1 = min(bbox[t, 1], w - 1)
             if tx0 > tx1:
                 continue
-            back = flags[t, 1] == 1 if front_sign > 0 else flags[t, 1] == 0
-            penalty = BACKFACE_PENALTY if back else np.float32(0.0)
+            penalty = BACKFACE_PENALTY if flags[t, 1] == 1 else np.float32(0.0)
             sil = flags[t, 2]
             au, bu, cu = coef[t, 0], coef[t, 1], coef[t, 2]
             av, bv, cv = coef[t, 3], coef[t, 4], coef[t, 5]

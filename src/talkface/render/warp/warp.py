@@ -29,12 +29,12 @@ class MeshWarper:
         self._ov_v, self._ov_z = np.empty((h, w), f32), np.empty((h, w), f32)
 
     def warp(self, image: np.ndarray, src_xy: np.ndarray, dst_xy: np.ndarray, depth: np.ndarray | None = None,
-             fill: float | tuple = 0, out: np.ndarray | None = None, front_orientation: int = 0) -> np.ndarray:
+             fill: float | tuple = 0, out: np.ndarray | None = None) -> np.ndarray:
         """Render `image` moved from vertex positions `src_xy` [V,2] to `dst_xy` [V,2] (pixels, x right, y down).
 
         `depth` [V] (smaller = nearer) decides which surface shows where the target mesh overlaps itself;
-        triangles flipped relative to `front_orientation` (+1 / -1; 0 = the majority orientation of the
-        source mesh) count as back-facing and lose to front-facing ones. Pixels no triangle covers get `fill`.
+        triangles whose winding flips between source and target are folded over (back-facing) and lose to
+        the others whatever their depth. Pixels no triangle covers get `fill`.
         uint8 images give uint8 output (rounded); float images give float32.
         """
         image = _as_hwc(image)
@@ -52,20 +52,12 @@ class MeshWarper:
         if out is None:
             out = np.empty((h, w, nc), np.uint8 if round_output else np.float32)
         fill_arr = np.broadcast_to(np.asarray(fill, np.float32), (nc,)).copy()
-        sign = front_orientation or self.majority_orientation(src_xy)
         coef, bbox, flags = kernel.triangle_setup(dst_xy, src_xy, depth, self.triangles, self.neighbours)
-        kernel.rasterize(coef, bbox, flags, np.int32(sign), self._zbuf, self._u, self._v, self._aa_alpha,
+        kernel.rasterize(coef, bbox, flags, self._zbuf, self._u, self._v, self._aa_alpha,
                          self._aa_dir, self._ov_alpha, self._ov_u, self._ov_v, self._ov_z, self.band_height)
         kernel.resolve(image, self._zbuf, self._u, self._v, self._aa_alpha, self._aa_dir, self._ov_alpha,
                        self._ov_u, self._ov_v, self._ov_z, fill_arr, out, round_output)
         return out
-
-    def majority_orientation(self, xy: np.ndarray) -> int:
-        """+1 or -1: the sign of the signed area shared by most triangles of the mesh placed at `xy`."""
-        t = self.triangles
-        a, b, c = xy[t[:, 0]], xy[t[:, 1]], xy[t[:, 2]]
-        area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
-        return 1 if float(np.sum(np.sign(area))) >= 0 else -1
 
     def source_coordinates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(u, v, covered) of the last warp: where each output pixel was sampled from (front surface only)."""

@@ -1,0 +1,191 @@
+"""Avatar benchmark (issue 6): fit on the first 10 s of each talking clip >= 12 s, evaluate on the held-out part
+with the held-out audio and ground-truth pose (InsTaG protocol); fit time, speak speed, speak memory.
+
+    .venv/bin/python bench/avatar.py [--clips obama_clip1 ...] [--preset fast] [--workdir /tmp/avatar_bench]
+        [--skip-fit] [--memory-minutes 0]
+
+Writes the "avatar" section of docs/BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._report import SHARED_DATA, machine_line, markdown_table, write_section  # noqa: E402
+
+VIDEOS = SHARED_DATA / "videos"
+MIN_SECONDS = 12.0
+
+
+def talking_clips() -> list[str]:
+    """Clips of ../shared/data/videos that are at least 12 s long."""
+    from talkface.media import probe
+
+    return [p.stem for p in sorted(VIDEOS.glob("*.mp4")) if probe(p).duration >= MIN_SECONDS]
+
+
+def fit_clip(name: str, preset: str, workdir: Path, skip: bool) -> tuple[Path, float]:
+    """Fit (or reuse) the avatar of one clip; returns its path and the fit wall time (s, incl. preprocessing)."""
+    from talkface.avatar import fit, preset as make_preset
+
+    out = workdir / f"{name}_{preset}.avatar"
+    if skip and (out / "config.json").is_file():
+        return out, json.loads((out / "config.json").read_text())["training"].get("total_seconds", float("nan"))
+    t0 = time.perf_counter()
+    fit(VIDEOS / f"{name}.mp4", out, make_preset(preset), progress=True)
+    total = time.perf_counter() - t0
+    doc = json.loads((out / "config.json").read_text())
+    doc["training"]["total_seconds"] = total
+    (out / "config.json").write_text(json.dumps(doc, indent=1))
+    return out, total
+
+
+def evaluate_clip(name: str, avatar_dir: Path, workdir: Path) -> dict:
+    """Render the held-out part with held-out audio + ground-truth pose/eyes, then score it against the truth."""
+    import torch
+
+    from talkface.audio import features_from_file
+    from talkface.avatar import load_avatar, plan_split
+    from talkface.avatar.dataset import build_dataset, crop_boxes
+    from talkface.avatar.model import make_camera
+    from talkface.avatar.speak import paste_back
+    from talkface.eval import evaluate
+    from talkface.face import region_masks, track_video
+    from talkface.media import VideoWriter, iter_frames, load_audio, probe
+
+    video = VIDEOS / f"{name}.mp4"
+    avatar = load_avatar(avatar_dir)
+    cfg = avatar.config
+    track = track_video(video)
+    split = plan_split(probe(video).duration, cfg.data)
+    hs, n = split.holdout_start, min(split.n_frames, track.n_frames)
+    feats = features_from_file(video)
+    ds = build_dataset(video, cfg.data, track, feats, hs, n, with_background=False)
+    boxes = crop_boxes(track.slice(hs, n), cfg.data.crop_scale)
+    audio = load_audio(video)[int(hs / 25 * 16000):int(n / 25 * 16000)]
+    gen_path, ref_path = workdir / f"{name}_heldout_gen.mp4", workdir / f"{name}_heldout_ref.mp4"
+    avatar.model.prepare_inference()
+    oval_mse, render_times = [], []
+    s = cfg.data.resolution / boxes.side
+    with VideoWriter(gen_path, 25, audio, 16000) as gw, VideoWriter(ref_path, 25, audio, 16000) as rw:
+        for t, frame in enumerate(iter_frames(video)):
+            if t < hs:
+                continue
+            if t >= n:
+                break
+            k = t - hs
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                out = avatar.model(torch.from_numpy(ds.audio[k]), torch.from_numpy(ds.eyes[k]),
+                                   make_camera(ds.w2c[k], ds.intrinsics[k], ds.resolution))
+            x0, y0 = boxes.centres[k] - boxes.side / 2
+            gen = paste_back(frame, out["rgb"].numpy(), out["alpha"].numpy(), x0, y0, s)
+            render_times.append(time.perf_counter() - t0)
+            oval = region_masks(track.landmarks2d[t], frame.shape[0], frame.shape[1])["face"] > 0.5
+            oval_mse.append(float(((gen.astype(np.float32) - frame)[oval] ** 2).mean()))
+            gw.write(gen)
+            rw.write(frame)
+    res = evaluate(gen_path, ref_path, groups=["image", "landmarks", "mouth"])
+    v = res.values
+    return {"psnr_face": v["psnr_face"], "ssim_face": v["ssim_face"], "psnr_full": v["psnr_full"],
+            "psnr_oval": float(np.mean([10 * np.log10(255 ** 2 / max(m, 1e-6)) for m in oval_mse])),
+            "lmd_mouth_px": v["lmd_mouth_px"], "mouth_corr": v["mouth_corr"], "frames": n - hs,
+            "render_fps": 1.0 / float(np.median(render_times[5:])) if len(render_times) > 5 else float("nan")}
+
+
+def speak_speed(avatar_dir: Path, n_frames: int = 150) -> float:
+    """Frames/s of `speak`'s render + paste-back loop (pose train, blink train), encoding excluded."""
+    from talkface.audio import compute_features
+    from talkface.avatar import load_avatar
+    from talkface.avatar.speak import Driver, frames
+    from talkface.media import load_audio
+
+    avatar = load_avatar(avatar_dir)
+    wav = load_audio(SHARED_DATA / "speech" / "english_60s.wav")[: int(n_frames / 25 * 16000)]
+    feats = compute_features(wav, 16000)
+    it = frames(avatar, feats, n_frames, Driver(avatar))
+    for _ in range(5):
+        next(it)
+    t0 = time.perf_counter()
+    count = sum(1 for _ in it)
+    return count / (time.perf_counter() - t0)
+
+
+def speak_memory(avatar_dir: Path, minutes: float, workdir: Path) -> tuple[float, float]:
+    """Peak RSS (MB) and wall time of `talkface speak` on `minutes` of speech (english_60s.wav repeated)."""
+    import soundfile as sf
+
+    from talkface.media import load_audio
+
+    one = load_audio(SHARED_DATA / "speech" / "english_60s.wav")
+    wav = np.tile(one, int(np.ceil(minutes * 60 * 16000 / len(one))))[: int(minutes * 60 * 16000)]
+    path = workdir / f"speech_{minutes:g}min.wav"
+    sf.write(str(path), wav, 16000)
+    cmd = [sys.executable, "-c", "from talkface.cli import main; main()", "speak", str(avatar_dir), "--audio",
+           str(path), "-o", str(workdir / f"speak_{minutes:g}min.mp4")]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, wall
+
+
+def main() -> None:
+    """Run the benchmark and write the section."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clips", nargs="*")
+    ap.add_argument("--preset", default="fast")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/avatar_bench"))
+    ap.add_argument("--skip-fit", action="store_true")
+    ap.add_argument("--memory-minutes", type=float, nargs="*", default=[])
+    args = ap.parse_args()
+    from talkface.avatar.runtime import configure_threads
+
+    configure_threads()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    clips = args.clips or talking_clips()
+    rows, results = [], {}
+    for name in clips:
+        avatar_dir, fit_s = fit_clip(name, args.preset, args.workdir, args.skip_fit)
+        r = evaluate_clip(name, avatar_dir, args.workdir)
+        r["fit_min"] = fit_s / 60
+        r["speak_fps"] = speak_speed(avatar_dir)
+        results[name] = r
+        print(name, json.dumps(r), flush=True)
+        rows.append([name, args.preset, r["frames"], f"{r['fit_min']:.1f}", f"{r['psnr_face']:.2f}",
+                     f"{r['ssim_face']:.3f}", f"{r['psnr_oval']:.2f}", f"{r['lmd_mouth_px']:.2f}",
+                     f"{r['mouth_corr']:.2f}", f"{r['speak_fps']:.1f}"])
+    (args.workdir / f"results_{args.preset}.json").write_text(json.dumps(results, indent=1))
+    mem = []
+    for minutes in args.memory_minutes:
+        rss, wall = speak_memory(avatar_dir, minutes, args.workdir)
+        mem.append([f"{minutes:g} min", f"{rss:.0f}", f"{wall:.0f}"])
+    header = ["clip", "preset", "held-out frames", "fit (min)", "PSNR face (dB)", "SSIM face", "PSNR oval (dB)",
+              "LMD mouth (px)", "mouth corr", "speak render fps"]
+    md = [f"## Gaussian avatar: fit / speak (`bench/avatar.py`)\n", machine_line() + "\n",
+          "Protocol (InsTaG self-reconstruction): fit on the first 10 s, render the held-out tail (last 20% or >= 3 s, "
+          "never trained on) from its own audio with ground-truth head pose and eye features, paste the head back "
+          "into the ground-truth frame, and score with `talkface.eval`. *PSNR/SSIM face* use the eval box "
+          "(landmark box + 10% margin, so it includes some pasted-back background); *PSNR oval* scores only "
+          "the pixels inside the face oval (stricter). Fit time includes tracking and feature extraction. "
+          "*speak render fps* = render + paste-back, encoding excluded, 256^2 crops.\n",
+          markdown_table(header, rows)]
+    if rows:
+        keys = ("psnr_face", "ssim_face", "psnr_oval", "lmd_mouth_px", "mouth_corr", "speak_fps", "fit_min")
+        means = {k: float(np.mean([r[k] for r in results.values()])) for k in keys}
+        md.append("\nMeans: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))
+    if mem:
+        md.append("\n`talkface speak` peak RSS by audio length (english_60s.wav repeated):\n")
+        md.append(markdown_table(["audio", "peak RSS (MB)", "wall (s)"], mem))
+    write_section("avatar", "\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
