@@ -145,13 +145,15 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/avatar_bench"))
     ap.add_argument("--skip-fit", action="store_true")
     ap.add_argument("--memory-minutes", type=float, nargs="*", default=[])
+    ap.add_argument("--report-only", action="store_true", help="only rewrite the section from saved results")
     args = ap.parse_args()
     from talkface.avatar.runtime import configure_threads
 
     configure_threads()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    clips = args.clips or talking_clips()
-    rows, results = [], {}
+    clips = [] if args.report_only else (args.clips or talking_clips())
+    saved = args.workdir / f"results_{args.preset}.json"
+    results = json.loads(saved.read_text()) if saved.is_file() else {}
     for name in clips:
         avatar_dir, fit_s = fit_clip(name, args.preset, args.workdir, args.skip_fit)
         r = evaluate_clip(name, avatar_dir, args.workdir)
@@ -159,12 +161,15 @@ def main() -> None:
         r["speak_fps"] = speak_speed(avatar_dir)
         results[name] = r
         print(name, json.dumps(r), flush=True)
-        rows.append([name, args.preset, r["frames"], f"{r['fit_min']:.1f}", f"{r['psnr_face']:.2f}",
-                     f"{r['ssim_face']:.3f}", f"{r['psnr_oval']:.2f}", f"{r['lmd_mouth_px']:.2f}",
-                     f"{r['mouth_corr']:.2f}", f"{r['speak_fps']:.1f}"])
-    (args.workdir / f"results_{args.preset}.json").write_text(json.dumps(results, indent=1))
+        merged = json.loads(saved.read_text()) if saved.is_file() else {}
+        merged.update({name: r})
+        saved.write_text(json.dumps(merged, indent=1))
+    rows = [[name, args.preset, r["frames"], f"{r['fit_min']:.1f}", f"{r['psnr_face']:.2f}", f"{r['ssim_face']:.3f}",
+             f"{r['psnr_oval']:.2f}", f"{r['lmd_mouth_px']:.2f}", f"{r['mouth_corr']:.2f}", f"{r['speak_fps']:.1f}"]
+            for name, r in sorted(results.items())]
     mem = []
     for minutes in args.memory_minutes:
+        avatar_dir = args.workdir / f"{sorted(results)[0]}_{args.preset}.avatar"
         rss, wall = speak_memory(avatar_dir, minutes, args.workdir)
         mem.append([f"{minutes:g} min", f"{rss:.0f}", f"{wall:.0f}"])
     header = ["clip", "preset", "held-out frames", "fit (min)", "PSNR face (dB)", "SSIM face", "PSNR oval (dB)",

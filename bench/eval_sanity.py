@@ -112,11 +112,11 @@ def main() -> None:
             cross[c.stem][a.stem] = (r.value("av_confidence"), r.value("av_prominence"))
     frozen_cases = [Case(f"{c.stem} frozen", write_frozen(c, tmp / f"{c.stem}_frozen.mp4"), reference=c) for c in ok]
     frozen = {r.case.name.split()[0]: r for r in run_cases(frozen_cases, cache, verbose=False)}
-    from talkface.audio.encoder import WEIGHTS
-
-    openness = signal_sync(ok, cache, audio, "openness") if WEIGHTS.is_file() else None
     small = [c for c in ok if probe(c).width == 256]
     speeds = speed_runs(small, tmp)
+    from talkface.audio.encoder import WEIGHTS  # after the speed runs: the encoder's torch would raise their RSS
+
+    openness = signal_sync(ok, cache, audio, "openness") if WEIGHTS.is_file() else None
     shutil.rmtree(tmp, ignore_errors=True)
 
     rows, own_c, other_c, own_p, other_p, shift_err, frozen_r, misses, wins = [], [], [], [], [], [], [], [], []
@@ -163,18 +163,20 @@ audio, scored against the clip. AV offset sign: > 0 means the audio is late.
 
 Distributions over clips (other-audio rows: every clip's video × every other clip's audio):
 
-{distribution_table({"sync confidence, own audio": own_c, "sync confidence, other clip's audio": other_c,
-                     "sync prominence, own audio": own_p, "sync prominence, other clip's audio": other_p,
+{distribution_table({"envelope sync confidence, own audio": own_c,
+                     "envelope sync confidence, other clip's audio": other_c,
+                     "envelope sync prominence, own audio": own_p,
+                     "envelope sync prominence, other clip's audio": other_p,
                      f"|error| of the ±{SHIFT}-frame shift (frames)": shift_err,
                      "|mouth r| of the frozen video": frozen_r})}
 
-{openness_text(openness)}
-
-A clip's own audio gives a higher sync confidence than another clip's audio in {100 * np.mean(wins):.0f}% of the
+With the envelope, a clip's own audio gives a higher sync confidence than another clip's audio in {100 * np.mean(wins):.0f}% of the
 {len(wins)} (clip, other audio) pairs. The shift is recovered within ±1 frame in {n_hit} of {len(shift_err)} runs;
-misses: {", ".join(misses) or "none"}. A miss happens where the own-audio peak is not above chance (low
-confidence, own audio not ranked first or second): there the mouth-opening/envelope correlation cannot time the
-speech (andrew_* barely correlate with their audio at any lag; kitchen_talk has music under the speech).
+misses: {", ".join(misses) or "none"}. Misses happen where the own-audio peak is weak (confidence below about
+0.2): there the mouth-opening/envelope correlation cannot time the speech (andrew_* barely correlate with their
+audio at any lag; kitchen_talk has music under the speech).
+
+{openness_text(openness)}
 
 Speed of `evaluate` (decode + face tracking + all metrics; fresh track cache, process already warm, so one-off
 imports such as librosa's ~4 s are excluded) on the {len(small)} 256² clips, in frames of the scored video per

@@ -102,3 +102,15 @@ def test_ten_minutes_blink_like_people(ten_minutes):
 def test_generation_is_faster_than_500_frames_per_second(ten_minutes):
     motion, seconds = ten_minutes
     assert motion.n_frames / seconds > 500, f"{motion.n_frames / seconds:.0f} frames/s"
+
+
+def test_ten_minutes_gaze_fixates_and_saccades(ten_minutes):
+    """Gaze holds still between jumps (fixations of ~0.5–4 s) and stays centred on the rest gaze."""
+    from talkface.motion.eyes import eye_stats, saccade_count
+
+    motion, _ = ten_minutes
+    per_minute = saccade_count(motion.gaze, 0.02) / 10
+    assert 10 <= per_minute <= 120, per_minute
+    assert np.abs(motion.gaze.mean(0)).max() < 0.5 * max(eye_stats().gaze_std)
+    steps = np.linalg.norm(np.diff(motion.gaze, axis=0), axis=1)
+    assert np.median(steps) < 0.01  # mostly fixation

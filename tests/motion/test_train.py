@@ -3,14 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from talkface.motion.data import load_clips
+from talkface.motion.data import Clip, cached_speech, cached_track, speaker_of
 from talkface.motion.train import train_expression, train_pose
 
 
+def clip(data_dir, name: str) -> Clip:
+    path = data_dir / "videos" / name
+    return Clip(name, speaker_of(name), cached_track(path), cached_speech(path))
+
+
 def test_training_loops_run_on_real_clips(data_dir):
-    clips = [c for c in load_clips("videos", False) if c.name in ("feifeili_clip1.mp4", "newyear_message.mp4")]
-    held = [c for c in load_clips("videos", True) if c.name == "feifeili_clip3.mp4"]
-    expr = train_expression(clips, held, steps=2, seed=0, log=lambda _: None, save=False, batch=4)
+    train = [clip(data_dir, "feifeili_clip1.mp4"), clip(data_dir, "newyear_message.mp4")]
+    held = [clip(data_dir, "feifeili_clip3.mp4")]
+    expr = train_expression(train, held, steps=2, seed=0, log=lambda _: None, save=False, batch=4, members=2)
     assert np.isfinite(expr["held_out"]["mean_corr"]) and expr["train_frames"] > 300
-    pose = train_pose(clips, held, steps=2, seed=0, log=lambda _: None, save=False, batch=4)
-    assert pose["held_out"]["feifeili_clip3.mp4"]["div_gen"] >= 0
+    pose = train_pose(train, [], steps=2, seed=0, log=lambda _: None, save=False, batch=4)
+    assert pose["train_frames"] > 300 and np.isfinite(pose["output_gain"]).all()

@@ -170,7 +170,9 @@ def test_an_image_with_two_faces_is_refused():
 
 
 def _portrait_names() -> list[str]:
-    return sorted(p.name for p in PORTRAITS.glob("*") if p.suffix.lower() in {".png", ".jpg"}) if PORTRAITS.is_dir() else []
+    if not PORTRAITS.is_dir():
+        return []
+    return sorted(p.name for p in PORTRAITS.glob("*") if p.suffix.lower() in {".png", ".jpg"})
 
 
 REPRESENTATIVE = {"lyl_rgba.png", "happy1.png", "hallo_7_huge.jpg", "anne.jpg"}  # RGBA, small RGBA, 3511², 256²
@@ -245,3 +247,20 @@ def test_face_index_picks_one_of_several_faces():
     assert left.track.landmarks2d[0][:468, 0].mean() < 320
     with pytest.raises(UserError, match="face-index"):
         build_portrait(pair, face_index=2)
+
+
+def test_a_face_cut_by_the_frame_still_renders_without_holes():
+    from talkface.face.geometry import axis_angle_to_matrix, euler_to_axis_angle, matrix_to_axis_angle
+    from talkface.portrait import PortraitRenderer, build_portrait, load_portrait_image
+    img = load_portrait_image(PORTRAITS / "people_0.png")
+    cut = np.ascontiguousarray(img[120:330, 140:340])  # forehead and chin outside the picture
+    model = build_portrait(cut, size=256)
+    renderer = PortraitRenderer(model)
+    pose, shape = _source(model)
+    assert np.abs(renderer.render(pose, shape).astype(int) - model.crop.astype(int)).mean() < 1.0
+    turned = pose.copy()
+    turned[:3] = matrix_to_axis_angle(axis_angle_to_matrix(euler_to_axis_angle(np.array([-12.0, 6.0, 0.0])))
+                                      @ axis_angle_to_matrix(pose[:3]))
+    renderer.render(turned, _open_mouth(shape, 0.6))
+    _, _, covered = renderer.warper.source_coordinates()
+    assert covered.all()

@@ -29,8 +29,13 @@ def test_identity_warp_is_exact(photo):
     assert np.array_equal(out, photo)
 
 
+def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], 1).astype(np.float32)
+
+
 def test_identity_warp_exact_on_irregular_mesh(photo):
-    poly = np.array([[128 + 50 * np.cos(t), 120 + 65 * np.sin(t)] for t in np.linspace(0, 2 * np.pi, 24, endpoint=False)])
+    poly = _ellipse(128, 120, 50, 65, 24)
     sur = surround_mesh(poly, 256, 256)
     from scipy.spatial import Delaunay
     inner = Delaunay(poly).simplices
@@ -65,8 +70,7 @@ def test_float_images_keep_precision():
 
 
 def test_border_stays_fixed_and_no_holes_when_the_inside_moves(photo):
-    poly = np.array([[128 + 45 * np.cos(t), 118 + 60 * np.sin(t)] for t in np.linspace(0, 2 * np.pi, 30, endpoint=False)],
-                    np.float32)
+    poly = _ellipse(128, 118, 45, 60, 30)
     sur = surround_mesh(poly, 256, 256)
     from scipy.spatial import Delaunay
     tris = np.concatenate([sur.triangles, Delaunay(poly).simplices.astype(np.int32)])
@@ -149,8 +153,7 @@ def test_edge_neighbours_are_symmetric():
 
 
 def test_surround_mesh_covers_the_image_outside_the_polygon():
-    poly = np.array([[100 + 40 * np.cos(t), 90 + 50 * np.sin(t)] for t in np.linspace(0, 2 * np.pi, 36, endpoint=False)],
-                    np.float32)
+    poly = _ellipse(100, 90, 40, 50, 36)
     sur = surround_mesh(poly, 200, 220)
     v, t = sur.vertices, sur.triangles
     a, b, c = v[t[:, 0]], v[t[:, 1]], v[t[:, 2]]

@@ -119,17 +119,49 @@ class MotionField(nn.Module):
                hook: Tensor | None = None) -> Deformation:
         """Offsets for one frame: audio [A], eyes [E], hook [3] broadcast to every Gaussian."""
         n = enc["h"].shape[0]
-        parts = [enc["h"], enc["audio_att"] * audio]
-        if self.eye_att is not None:
-            parts.append(enc["eye_att"] * eyes)
-        if self.hook_dim:
-            parts.append(hook.expand(n, -1))
-        out = self.decoder(torch.cat(parts, 1))
+        if "first" in enc:  # inference: the H(μ) part of the first layers is precomputed per Gaussian
+            out = self._decode_cached(enc, audio, eyes, hook)
+        else:
+            parts = [enc["h"], enc["audio_att"] * audio]
+            if self.eye_att is not None:
+                parts.append(enc["eye_att"] * eyes)
+            if self.hook_dim:
+                parts.append(hook.expand(n, -1))
+            out = self.decoder(torch.cat(parts, 1))
         d_means = self.max_offset * torch.tanh(out[:, :3])
         if self.scaler is not None:
-            tau = 2.0 * torch.sigmoid(self.scaler(torch.cat([enc["h"], hook.expand(n, -1)], 1)))
+            if "scaler_first" in enc:
+                w = self.scaler[0].weight[:, enc["h"].shape[1]:]
+                x = torch.relu(enc["scaler_first"] + hook @ w.T)
+                tau = 2.0 * torch.sigmoid(self.scaler[2:](x))
+            else:
+                tau = 2.0 * torch.sigmoid(self.scaler(torch.cat([enc["h"], hook.expand(n, -1)], 1)))
             d_means = d_means * tau
         return Deformation(d_means, out[:, 3:6], out[:, 6:10])
+
+    @torch.no_grad()
+    def cache_first_layers(self, enc: dict[str, Tensor]) -> None:
+        """Precompute H(μ) W_h + b of the decoder's (and scaler's) first layer: at inference only the
+        condition-dependent columns are multiplied per frame (same result, about half the work)."""
+        k = enc["h"].shape[1]
+        first = self.decoder[0]
+        enc["first"] = enc["h"] @ first.weight[:, :k].T + first.bias
+        if self.scaler is not None:
+            enc["scaler_first"] = enc["h"] @ self.scaler[0].weight[:, :k].T + self.scaler[0].bias
+
+    def _decode_cached(self, enc: dict[str, Tensor], audio: Tensor, eyes: Tensor | None, hook: Tensor | None) -> Tensor:
+        """Decoder output using the cached first-layer term."""
+        k = enc["h"].shape[1]
+        w = self.decoder[0].weight
+        a_dim = enc["audio_att"].shape[1]
+        x = enc["first"] + enc["audio_att"] @ (w[:, k:k + a_dim] * audio).T
+        col = k + a_dim
+        if self.eye_att is not None:
+            x = x + enc["eye_att"] @ (w[:, col:col + self.eye_dim] * eyes).T
+            col += self.eye_dim
+        if self.hook_dim:
+            x = x + hook @ w[:, col:col + self.hook_dim].T
+        return self.decoder[2:](torch.relu(x))
 
 
 def hook_feature(face_d_means: Tensor, lip_index: Tensor) -> Tensor:

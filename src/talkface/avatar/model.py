@@ -163,6 +163,8 @@ class AvatarModel(nn.Module):
         self.cache = None
         self.lookups = {}
         enc = self.encodings()
+        self.face_motion.cache_first_layers(enc["face"])
+        self.mouth_motion.cache_first_layers(enc["mouth"])
         enc["lip_index"] = self.lip_index()
         self.cache = enc
 

@@ -78,6 +78,19 @@ class ExpNet(nn.Module):
         return self.out(h).transpose(1, 2)
 
 
+class ExpEnsemble(nn.Module):
+    """Several ExpNets trained with different seeds; the output is their mean (lower variance on unseen voices)."""
+
+    def __init__(self, members: list[ExpNet]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.config = members[0].config
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """Mean of the members' offsets."""
+        return torch.stack([m(x, ref) for m in self.members]).mean(0)
+
+
 def reference_state(reference_shape: np.ndarray | None) -> np.ndarray:
     """[13] conditioning of a reference face: its mouth coefficients w.r.t. the shipped mean (÷ stdev) + lip gap."""
     from ..face import mouth_gap, shipped_morphable
@@ -107,25 +120,27 @@ def decoded_gap(offsets: torch.Tensor, ref_points: torch.Tensor, basis_rows: tor
     return torch.linalg.norm(pts[:, :, 0] - pts[:, :, 1], dim=-1)
 
 
-def save_expression(model: ExpNet, meta: dict) -> None:
-    """Write the expression generator to weights/expression.safetensors."""
+def save_expression(model: ExpEnsemble, meta: dict) -> None:
+    """Write the expression generator (an ensemble of ExpNets) to weights/expression.safetensors."""
     tensors = dict(model.state_dict())
     cfg = asdict(model.config)
-    save_weights(weights_path("expression"), tensors, {"config": cfg, **meta})
+    save_weights(weights_path("expression"), tensors, {"config": cfg, "members": len(model.members), **meta})
 
 
 @functools.lru_cache(maxsize=1)
-def load_expression() -> ExpNet:
+def load_expression() -> ExpEnsemble:
     """The shipped expression generator in eval mode."""
     tensors, meta = load_weights(weights_path("expression"))
     cfg = dict(meta["config"])
     cfg["dilations"] = tuple(cfg["dilations"])
-    model = ExpNet(ExpressionConfig(**cfg))
+    config = ExpressionConfig(**cfg)
+    model = ExpEnsemble([ExpNet(config) for _ in range(int(meta.get("members", 1)))])
     model.load_state_dict(tensors)
     return model.eval()
 
 
-def generate_mouth(speech, reference_shape: np.ndarray | None, n_frames: int, model: ExpNet | None = None) -> np.ndarray:
+def generate_mouth(speech, reference_shape: np.ndarray | None, n_frames: int,
+                   model: ExpNet | ExpEnsemble | None = None) -> np.ndarray:
     """[n_frames, 12] mouth coefficients (offsets from `reference_shape`) following `speech`; deterministic."""
     from ..face import shipped_morphable
 

@@ -156,26 +156,13 @@ def evaluate_expression(model, clips: list[Clip]) -> dict:
     return rows
 
 
-def train_expression(train: list[Clip], held: list[Clip], steps: int, seed: int, log=print, save: bool = True,
-                     batch: int = 16, use_mel: bool = True, channels: int = 96, dropout: float = 0.1,
-                     align: bool = True) -> dict:
-    """Train the ExpNet-like mouth generator (shipped weights when `save`); returns its held-out numbers.
+def train_member(data: list[MouthClip], silent: np.ndarray, config, steps: int, seed: int, batch: int, log):
+    """One ExpNet trained on the clips' windows (random references, silence augmentation)."""
+    from .expression import ExpNet, decoded_gap, gap_points
 
-    With `align`, each clip's speech is shifted so its measured AV offset equals the median over the clips (real
-    footage is often a few frames out of sync, which would blur the learned timing)."""
-    from .expression import ExpNet, ExpressionConfig, decoded_gap, gap_points, load_expression, save_expression
-
-    use_ph = bool(encoder_version())
-    offsets = [speech_offset(c) for c in train] if align and use_ph else [0] * len(train)
-    median = int(np.median(offsets))
-    shifts = [o - median for o in offsets]
-    log(f"expression AV offsets {dict(zip([c.name for c in train], offsets))}; shifts {shifts}")
-    data = [mouth_clip(c, use_ph, use_mel, k) for c, k in zip(train, shifts)]
-    silent = silence_row(use_ph, use_mel)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = ExpNet(ExpressionConfig(in_dim=data[0].x.shape[1], use_phonemes=use_ph, use_mel=use_mel,
-                                    channels=channels, dropout=dropout))
+    model = ExpNet(config)
     allx = np.concatenate([d.x for d in data])
     model.in_mean.copy_(torch.from_numpy(allx.mean(0)))
     model.in_std.copy_(torch.from_numpy(allx.std(0) + 1e-3))
@@ -195,8 +182,32 @@ def train_expression(train: list[Clip], held: list[Clip], steps: int, seed: int,
         loss.backward()
         opt.step()
         sched.step()
-        if step % 200 == 0 or step == steps - 1:
-            log(f"expression step {step} loss {loss.item():.4f} ({time.time() - t0:.0f}s)")
+        if step % 500 == 0 or step == steps - 1:
+            log(f"expression seed {seed} step {step} loss {loss.item():.4f} ({time.time() - t0:.0f}s)")
+    return model.eval()
+
+
+def train_expression(train: list[Clip], held: list[Clip], steps: int, seed: int, log=print, save: bool = True,
+                     batch: int = 16, use_mel: bool = False, channels: int = 64, dropout: float = 0.3,
+                     align: bool = False, members: int = 3) -> dict:
+    """Train the ExpNet-like mouth generator, an ensemble of `members` seeds (shipped weights when `save`);
+    returns its held-out numbers.
+
+    With `align`, each clip's speech is shifted so its measured AV offset equals the median over the clips (real
+    footage is often a few frames out of sync). Without the phoneme encoder the log-mel is used whatever `use_mel`."""
+    from .expression import ExpEnsemble, ExpressionConfig, load_expression, save_expression
+
+    use_ph = bool(encoder_version())
+    use_mel = use_mel or not use_ph
+    offsets = [speech_offset(c) for c in train] if align and use_ph else [0] * len(train)
+    median = int(np.median(offsets))
+    shifts = [o - median for o in offsets]
+    data = [mouth_clip(c, use_ph, use_mel, k) for c, k in zip(train, shifts)]
+    silent = silence_row(use_ph, use_mel)
+    config = ExpressionConfig(in_dim=data[0].x.shape[1], use_phonemes=use_ph, use_mel=use_mel, channels=channels,
+                              dropout=dropout)
+    t0 = time.time()
+    model = ExpEnsemble([train_member(data, silent, config, steps, seed + k, batch, log) for k in range(members)])
     model.eval()
     metrics = evaluate_expression(model, held)
     log(f"expression held-out: {metrics}")
@@ -310,6 +321,8 @@ def calibrate_gain(model, motions_raw, audios, speakers, names, seed: int) -> np
             continue
         gen = generate_pose(a, model.style_table[names.index(sp)].numpy(), seed, model)
         ratios.append(m.std(0) / np.maximum(gen.std(0), 1e-4))
+    if not ratios:
+        return np.ones(motions_raw[0].shape[1], np.float32)
     return np.clip(np.median(np.stack(ratios), 0), 1.0, 3.0).astype(np.float32)
 
 
@@ -358,7 +371,7 @@ def train_pose(train: list[Clip], held: list[Clip], steps: int, seed: int, log=p
     log(f"pose held-out: {metrics}")
     meta = {"train_clips": [c.name for c in train], "steps": steps, "seed": seed,
             "train_frames": int(sum(len(m) for m in motions)), "seconds": round(time.time() - t0, 1),
-            "held_out": metrics}
+            "output_gain": model.output_gain.numpy().round(3).tolist(), "held_out": metrics}
     if save:
         save_pose(model, names, meta)
         load_pose.cache_clear()
@@ -371,7 +384,8 @@ def main(argv: list[str] | None = None) -> None:
     """Train the selected parts and record their numbers in weights/training_report.json."""
     parser = argparse.ArgumentParser(prog="python -m talkface.motion.train", description=__doc__.split("\n")[0])
     parser.add_argument("--part", choices=("all", "eyes", "expression", "pose"), default="all")
-    parser.add_argument("--expression-steps", type=int, default=3000)
+    parser.add_argument("--expression-steps", type=int, default=2000)
+    parser.add_argument("--expression-members", type=int, default=3)
     parser.add_argument("--pose-steps", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -389,7 +403,8 @@ def main(argv: list[str] | None = None) -> None:
         log(f"eyes: {report['eyes']['stats']}")
     if args.part in ("all", "expression"):
         lips = [c for c in videos if c.name not in LIPS_EXCLUDED]
-        report["expression"] = train_expression(lips, videos_held, args.expression_steps, args.seed, log)
+        report["expression"] = train_expression(lips, videos_held, args.expression_steps, args.seed, log,
+                                                members=args.expression_members)
     if args.part in ("all", "pose"):
         report["pose"] = train_pose(videos + driving, videos_held, args.pose_steps, args.seed, log)
     REPORT.write_text(json.dumps(report, indent=1))

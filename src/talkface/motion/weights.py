@@ -26,6 +26,7 @@ def save_weights(path: Path, tensors: dict[str, torch.Tensor | np.ndarray], meta
                for k, v in tensors.items()}
     with atomic_path(path, suffix=".safetensors") as tmp:
         save_file(payload, str(tmp), metadata={"meta": json.dumps(meta)})
+    Path(path).chmod(0o644)  # safetensors writes owner-only files; shipped weights must be readable by all
 
 
 def load_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict]:

@@ -187,98 +187,57 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+class _MeshParts:
+    """Collects vertex blocks (atlas source and crop rest positions) and their triangles into one mesh."""
+
+    def __init__(self):
+        self.src: list[np.ndarray] = []
+        self.rest: list[np.ndarray] = []
+        self.tris: list[np.ndarray] = []
+        self.n = 0
+
+    def add(self, src: np.ndarray, rest: np.ndarray, tris: np.ndarray | None = None) -> int:
+        """Append a vertex block (and triangles indexing into it); returns the block's first vertex index."""
+        offset = self.n
+        self.src.append(np.asarray(src, np.float32))
+        self.rest.append(np.asarray(rest, np.float32))
+        if tris is not None:
+            self.tris.append(offset + np.asarray(tris, np.int64))
+        self.n += len(src)
+        return offset
+
+    def add_triangles(self, tris: np.ndarray) -> None:
+        """Append triangles given in global vertex indices (e.g. joining two blocks)."""
+        self.tris.append(np.asarray(tris, np.int64))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(src_xy [V,2], rest_xy [V,2], triangles [T,3]) of everything added."""
+        return (np.concatenate(self.src).astype(np.float32), np.concatenate(self.rest).astype(np.float32),
+                np.concatenate(self.tris).astype(np.int32))
+
+
 def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, to_crop, size: int) -> PortraitModel:
     """Lay out the vertices, triangles and atlas of the model (see module doc)."""
-    pose0, shape0 = track.pose[0], track.landmarks3d[0]
-    proj = project_to_crop(track, to_crop, shape0, pose0)
     k = to_crop[0]
     src_face = track.landmarks2d[0] * k + np.array(to_crop[1:], np.float32)
-    px_per_cm = float(track.scale[0] * k)
     face_size = float(np.max(src_face[:468].max(0) - src_face[:468].min(0)))
+    parts = _MeshParts()
+    parts.add(src_face, src_face, _orient_like_canonical(face_triangles()))
+    sur = _surround_part(src_face, track, to_crop, size, face_size)
+    n_sur = len(sur["vertices"])
+    parts.add(sur["vertices"], sur["vertices"])
+    parts.add_triangles(sur["triangles"])  # they join the oval landmarks to the surround block
 
-    # surround: rings around the oval and the crop border
-    oval = np.array(FACE_OVAL)
-    sur = surround_mesh(src_face[oval], size, size)
-    n_poly = sur.n_polygon
-    sur_extra = sur.vertices[n_poly:]
-    n_sur = len(sur_extra)
-    remap = np.concatenate([oval, N_FACE + np.arange(n_sur)])
-    sur_tris = remap[sur.triangles]
-    sur_canon = _lift_to_plane(sur_extra, track, to_crop, float(shape0[oval, 2].mean()))
-    oval_plane = _lift_to_plane(src_face[oval], track, to_crop, float(shape0[oval, 2].mean()))
-    d = np.linalg.norm(sur_extra[:, None, :] - src_face[oval][None], axis=-1)
-    interp = np.exp(-0.5 * (d / (0.2 * face_size)) ** 2)
-    interp /= np.maximum(interp.sum(1, keepdims=True), 1e-12)
-    # how much of the oval's own motion (beyond the plane's) a surround point follows: all of it next to the
-    # face (hair and ears move with the head's real depth), none far away
-    interp *= np.exp(-0.5 * (d.min(1, keepdims=True) / (0.3 * face_size)) ** 2)
-
-    face_tris = _orient_like_canonical(face_triangles())
-    rest = [src_face, sur_extra]
-    src = [src_face, sur_extra]
-    tris = [face_tris, sur_tris]
-    offset = N_FACE + n_sur
-
-    # atlas: crop, eyeball copy, patch strip
     eyeball = crop.copy()
-    strip_parts = []
-    eyes = []
-    for contour, iris in ((EYE_0, IRIS_0), (EYE_1, IRIS_1)):
-        info = _eye_textures(crop, src_face, contour, iris, eyeball)
-        strip_parts.append(info)
-    iris_sizes = [p["patch"].shape[0] for p in strip_parts]
-    inner_w = float(np.linalg.norm(src_face[LIPS_INNER[5]] - src_face[LIPS_INNER[15]]))
-    scale_guess = int(np.clip(np.ceil(inner_w / PATCH_W), 1, 4))
-    strip_h = max(max(iris_sizes), PATCH_H * scale_guess) + 2
-    strip_w = sum(iris_sizes) + 2 * len(iris_sizes) + PATCH_W * scale_guess + 8
-    atlas_w = max(size, strip_w)
-    atlas = np.zeros((2 * size + strip_h, atlas_w, 3), np.uint8)
-    atlas[:size, :size] = crop
-    atlas[size:2 * size, :size] = eyeball
-    x = 1
-    canon = canonical_face().mean
-    for (contour, iris), info in zip(((EYE_0, IRIS_0), (EYE_1, IRIS_1)), strip_parts):
-        ps = info["patch"].shape[0]
-        atlas[2 * size + 1:2 * size + 1 + ps, x:x + ps] = info["patch"]
-        centre = np.array([x + (ps - 1) / 2, 2 * size + 1 + (ps - 1) / 2], np.float32)
-        x += ps + 2
-        cidx = np.array(contour)
-        # eye interior: contour copy sampled from the eyeball copy, triangulated in the canonical frontal view
-        interior_offset = offset
-        rest.append(src_face[cidx])
-        src.append(src_face[cidx] + np.array([0, size], np.float32))
-        tris.append(offset + _polygon_triangles(canon[cidx, :2]))
-        offset += len(cidx)
-        # iris fan: centre + ring, sampled from the completed iris texture
-        fan_offset = offset
-        theta = 2 * np.pi * np.arange(N_IRIS_RING) / N_IRIS_RING
-        axes = info["axes"]
-        ring = centre + np.cos(theta)[:, None] * axes[:, 0] + np.sin(theta)[:, None] * axes[:, 1]
-        src.append(np.concatenate([centre[None], ring]).astype(np.float32))
-        c_src = src_face[iris[0]]
-        rest.append(np.concatenate([c_src[None], c_src + ring - centre]).astype(np.float32))
-        j = np.arange(N_IRIS_RING)
-        fan = np.stack([np.zeros_like(j), 1 + j, 1 + (j + 1) % N_IRIS_RING], 1)
-        tris.append(offset + _orient(fan, np.concatenate([centre[None], ring])))
-        offset += 1 + N_IRIS_RING
-        lid = _lid_rings(contour)
-        lid_gap = np.linalg.norm(src_face[lid[0]] - src_face[lid[1]], axis=1).astype(np.float32)
-        eyes.append(EyeModel(contour=tuple(contour), iris=tuple(iris), patch_centre=centre, src_axes=axes,
-                             interior_offset=interior_offset, fan_offset=fan_offset, lid=lid, lid_gap=lid_gap,
-                             src_width=float(np.linalg.norm(src_face[contour[0]] - src_face[contour[8]]))))
-
-    # mouth fan from the inner-mouth patch (scaled up for big mouths so the photo's own teeth stay sharp)
-    inner_idx = np.array(LIPS_INNER)
-    inner_src = src_face[inner_idx]
-    mouth_width = float(np.linalg.norm(inner_src[5] - inner_src[15]))
-    mouth_scale = int(np.clip(np.ceil(mouth_width / PATCH_W), 1, 4))
-    mouth_origin = (x + 2, 2 * size + 1)
+    eye_sets = ((EYE_0, IRIS_0), (EYE_1, IRIS_1))
+    textures = [_eye_textures(crop, src_face, contour, iris, eyeball) for contour, iris in eye_sets]
+    inner_src = src_face[list(LIPS_INNER)]
+    mouth_scale = int(np.clip(np.ceil(float(np.linalg.norm(inner_src[5] - inner_src[15])) / PATCH_W), 1, 4))
+    atlas, iris_centres, mouth_origin = _build_atlas(crop, eyeball, [t["patch"] for t in textures], mouth_scale)
+    eyes = tuple(_eye_part(parts, src_face, contour, iris, tex, centre, size)
+                 for (contour, iris), tex, centre in zip(eye_sets, textures, iris_centres))
     layout = scaled_layout(mouth_scale)
-    mouth_offset = offset
-    rest.append(inner_vertices(inner_src))
-    src.append(layout + np.array(mouth_origin, np.float32))
-    tris.append(offset + fan_triangles())
-    offset += len(layout)
+    mouth_offset = parts.add(layout + np.array(mouth_origin, np.float32), inner_vertices(inner_src), fan_triangles())
     source_opening = float(mouth_opening(inner_src))
     source_patch = None
     if source_opening > 0.08:
@@ -287,18 +246,82 @@ def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, 
             crop, inner_vertices(inner_src), layout)
     stats = colour_stats(crop, src_face[list(LIPS_OUTER)], inner_src,
                          [src_face[list(CHEEK_0)], src_face[list(CHEEK_1)]])
-
-    src_xy = np.concatenate(src).astype(np.float32)
-    rest_xy = np.concatenate(rest).astype(np.float32)
-    all_tris = np.concatenate(tris).astype(np.int32)
+    src_xy, rest_xy, all_tris = parts.arrays()
+    proj = project_to_crop(track, to_crop, track.landmarks3d[0], track.pose[0])
     return PortraitModel(
         size=size, crop=crop, atlas=atlas, box=box, original_shape=tuple(original_shape), track=track,
         to_crop=tuple(float(v) for v in to_crop), src_xy=src_xy, rest_xy=rest_xy, triangles=all_tris,
-        n_surround=n_sur, surround_canon=sur_canon, surround_weight=sur.weights[n_poly:].astype(np.float32),
-        surround_interp=interp.astype(np.float32), oval_plane_canon=oval_plane, eyes=tuple(eyes), mouth_offset=mouth_offset,
+        n_surround=n_sur, surround_canon=sur["canon"], surround_weight=sur["weights"],
+        surround_interp=sur["interp"], oval_plane_canon=sur["oval_plane"], eyes=eyes, mouth_offset=mouth_offset,
         mouth_patch_origin=mouth_origin, mouth_scale=mouth_scale, mouth_stats=stats, source_opening=source_opening,
-        source_mouth_patch=source_patch, px_per_cm=px_per_cm,
+        source_mouth_patch=source_patch, px_per_cm=float(track.scale[0] * k),
         meta={"face_size_px": face_size, "fit_residual_px": float(np.abs(proj[:, :2] - src_face).max())})
+
+
+def _surround_part(src_face: np.ndarray, track: FaceTrack, to_crop, size: int, face_size: float) -> dict:
+    """The surround mesh outside the face oval and how its vertices move (see module doc).
+
+    Returns vertices [S,2] (rings and border, after the 478 landmarks), triangles in global vertex indices,
+    canonical plane points, fade weights, oval-residual weights and the oval lifted onto the plane.
+    """
+    oval = np.array(FACE_OVAL)
+    shape0 = track.landmarks3d[0]
+    sur = surround_mesh(src_face[oval], size, size)
+    extra = sur.vertices[sur.n_polygon:]
+    remap = np.concatenate([oval, N_FACE + np.arange(len(extra))])
+    z_plane = float(shape0[oval, 2].mean())
+    d = np.linalg.norm(extra[:, None, :] - src_face[oval][None], axis=-1)
+    interp = np.exp(-0.5 * (d / (0.2 * face_size)) ** 2)
+    interp /= np.maximum(interp.sum(1, keepdims=True), 1e-12)
+    # how much of the oval's own motion (beyond the plane's) a surround point follows: all of it next to the
+    # face (hair and ears move with the head's real depth), none far away
+    interp *= np.exp(-0.5 * (d.min(1, keepdims=True) / (0.3 * face_size)) ** 2)
+    return {"vertices": extra, "triangles": remap[sur.triangles],
+            "canon": _lift_to_plane(extra, track, to_crop, z_plane),
+            "weights": sur.weights[sur.n_polygon:].astype(np.float32), "interp": interp.astype(np.float32),
+            "oval_plane": _lift_to_plane(src_face[oval], track, to_crop, z_plane)}
+
+
+def _build_atlas(crop: np.ndarray, eyeball: np.ndarray, iris_patches: list[np.ndarray],
+                 mouth_scale: int) -> tuple[np.ndarray, list[np.ndarray], tuple[int, int]]:
+    """Stack [crop; eyeball copy; strip of iris patches and the mouth patch]; returns the atlas, each iris
+    patch's centre and the mouth patch's top-left corner (atlas pixels)."""
+    size = crop.shape[0]
+    strip_h = max(max(p.shape[0] for p in iris_patches), PATCH_H * mouth_scale) + 2
+    strip_w = sum(p.shape[1] + 2 for p in iris_patches) + PATCH_W * mouth_scale + 8
+    atlas = np.zeros((2 * size + strip_h, max(size, strip_w), 3), np.uint8)
+    atlas[:size, :size] = crop
+    atlas[size:2 * size, :size] = eyeball
+    x, top = 1, 2 * size + 1
+    centres = []
+    for patch in iris_patches:
+        ps = patch.shape[0]
+        atlas[top:top + ps, x:x + ps] = patch
+        centres.append(np.array([x + (ps - 1) / 2, top + (ps - 1) / 2], np.float32))
+        x += ps + 2
+    return atlas, centres, (x + 2, top)
+
+
+def _eye_part(parts: _MeshParts, src_face: np.ndarray, contour, iris, texture: dict, centre: np.ndarray,
+              size: int) -> EyeModel:
+    """Add one eye's interior (sampled from the eyeball copy) and iris fan (from its texture) to the mesh."""
+    cidx = np.array(contour)
+    canon = canonical_face().mean
+    interior_offset = parts.add(src_face[cidx] + np.array([0, size], np.float32), src_face[cidx],
+                                _polygon_triangles(canon[cidx, :2]))
+    theta = 2 * np.pi * np.arange(N_IRIS_RING) / N_IRIS_RING
+    axes = texture["axes"]
+    ring = centre + np.cos(theta)[:, None] * axes[:, 0] + np.sin(theta)[:, None] * axes[:, 1]
+    fan_src = np.concatenate([centre[None], ring])
+    c_src = src_face[iris[0]]
+    j = np.arange(N_IRIS_RING)
+    fan = np.stack([np.zeros_like(j), 1 + j, 1 + (j + 1) % N_IRIS_RING], 1)
+    fan_offset = parts.add(fan_src, np.concatenate([c_src[None], c_src + ring - centre]), _orient(fan, fan_src))
+    lid = _lid_rings(contour)
+    return EyeModel(contour=tuple(contour), iris=tuple(iris), patch_centre=centre, src_axes=axes,
+                    interior_offset=interior_offset, fan_offset=fan_offset, lid=lid,
+                    lid_gap=np.linalg.norm(src_face[lid[0]] - src_face[lid[1]], axis=1).astype(np.float32),
+                    src_width=float(np.linalg.norm(src_face[contour[0]] - src_face[contour[8]])))
 
 
 def _lid_rings(contour: tuple[int, ...]) -> np.ndarray:

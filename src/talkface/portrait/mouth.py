@@ -162,7 +162,8 @@ def compose_open_mouth(prior_tex: np.ndarray, source_patch: np.ndarray | None, s
     import cv2
 
     h, w = source_patch.shape[:2]
-    prior_tex = cv2.resize(prior_tex, (w, h), interpolation=cv2.INTER_CUBIC) if prior_tex.shape[:2] != (h, w) else prior_tex
+    if prior_tex.shape[:2] != (h, w):
+        prior_tex = cv2.resize(prior_tex, (w, h), interpolation=cv2.INTER_CUBIC)
     a = float(np.clip(source_opening / max(opening, 1e-6), 0.0, 1.0))
     hs = int(np.clip(round(a * h), 2, h))
     src = cv2.resize(source_patch.astype(np.float32), (w, hs), interpolation=cv2.INTER_AREA)

@@ -6,10 +6,8 @@ Layout shared by all kernels (float32 everywhere, constants are float32 globals 
   alpha = min(0.99, opacity * exp(-(a dx^2 / 2 + b dx dy + c dy^2 / 2))), dx = u - mean_x, dy = v - mean_y;
   pairs with alpha < 1/255 are skipped and a pixel stops before the Gaussian that would push its transmittance
   below 1e-4 (the 3DGS rules).
-- Tiles are 16x16 pixels (the parallel work unit), each split into four 8x8 sub-tiles (the compositing unit, 64
-  pixels = four AVX-512 vectors). Gaussians are binned per sub-tile with an exact ellipse test, so every list
-  entry is real work: no per-entry mask test (an unpredictable branch) in the pixel loops. Bin id = 4 * tile + s,
-  s = 2 * (row in tile) + (column in tile), so a tile's four sub-tile lists are contiguous.
+- Tiles are 16x16 pixels, each split into four 8x8 sub-tiles; every (tile, Gaussian) intersection carries a 4-bit
+  mask of the sub-tiles its alpha >= 1/255 ellipse touches, so the kernels skip sub-tiles a Gaussian cannot reach.
 - Pixel (row v, column u) is sampled at image coordinate (u, v): OpenCV's pixel-centre convention.
 """
 from __future__ import annotations
@@ -30,7 +28,8 @@ ALPHA_MAX = np.float32(0.99)
 T_MIN = np.float32(1e-4)
 EXP_FLOOR = np.float32(-8.0)  # exp(-8) * 1 < 1/255, so anything clamped here is skipped anyway
 CULL_MARGIN = np.float32(1e-3)  # widens the culling ellipse past the polynomial exp's error
-CHECK_EVERY = 16  # forward checks "every pixel of the sub-tile finished" after this many pairs
+CHECK_EVERY = 16
+REDUCE_BLOCK = 512  # Gaussians per parallel work item in the final reduce (both its loops run with chunksize 1)  # forward checks "every pixel of the sub-tile finished" after this many pairs
 
 _F0 = np.float32(0.0)
 _F1 = np.float32(1.0)
@@ -140,8 +139,7 @@ def _pixel_box(params, g, width, height, qmax):
 
 @njit(parallel=True, cache=True, fastmath=True)
 def tile_box_sizes(params, valid, width, height):
-    """Sub-tiles in each Gaussian's cull-ellipse bounding box [N] (an upper bound on its intersections; 0 if
-    culled)."""
+    """Tiles in each Gaussian's cull-ellipse bounding box [N] (an upper bound on its intersections; 0 if culled)."""
     n = params.shape[0]
     sizes = np.zeros(n, np.int64)
     for g in prange(n):
@@ -152,14 +150,14 @@ def tile_box_sizes(params, valid, width, height):
             continue
         box = _pixel_box(params, g, width, height, qmax)
         if box[0] <= box[1]:
-            sizes[g] = (box[1] // SUB - box[0] // SUB + 1) * (box[3] // SUB - box[2] // SUB + 1)
+            sizes[g] = (box[1] // TILE - box[0] // TILE + 1) * (box[3] // TILE - box[2] // TILE + 1)
     return sizes
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def cull_tiles(params, box_start, width, height, tiles_x, cand_bin):
-    """Exact ellipse-rectangle tests of every sub-tile in each Gaussian's box: Gaussian g writes the bin ids of the
-    sub-tiles it reaches from slot box_start[g] of cand_bin; returns how many it wrote [N]."""
+def cull_tiles(params, box_start, width, height, tiles_x, cand_tile, cand_mask):
+    """Exact ellipse-rectangle tests of every tile in each Gaussian's box: Gaussian g writes its touched tiles and
+    sub-tile masks from slot box_start[g] of cand_tile / cand_mask; returns how many it wrote [N]."""
     n = params.shape[0]
     counts = np.zeros(n, np.int64)
     for g in prange(n):
@@ -171,63 +169,66 @@ def cull_tiles(params, box_start, width, height, tiles_x, cand_bin):
         for ty in range(box[2] // TILE, box[3] // TILE + 1):
             for tx in range(box[0] // TILE, box[1] // TILE + 1):
                 m = _subtile_mask(params, g, tx, ty, width, height, qmax, box)
-                for s in range(4):
-                    if (m >> s) & 1:
-                        cand_bin[k] = 4 * (ty * tiles_x + tx) + s
-                        k += 1
+                if m != 0:
+                    cand_tile[k] = ty * tiles_x + tx
+                    cand_mask[k] = m
+                    k += 1
         counts[g] = k - box_start[g]
     return counts
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def gather_by_depth(counts, box_start, rank, offsets, cand_bin, isect_bin, isect_gid):
-    """Copy each Gaussian's sub-tile bins into the depth-ordered list (slots offsets[rank[g]]:...)."""
+def gather_by_depth(counts, box_start, rank, offsets, cand_tile, cand_mask, isect_tile, isect_gid, isect_mask):
+    """Copy each Gaussian's touched tiles into the depth-ordered list (slots offsets[rank[g]]:...)."""
     for g in prange(counts.size):
         src = box_start[g]
         dst = offsets[rank[g]]
         for i in range(counts[g]):
-            isect_bin[dst + i] = cand_bin[src + i]
+            isect_tile[dst + i] = cand_tile[src + i]
             isect_gid[dst + i] = g
+            isect_mask[dst + i] = cand_mask[src + i]
 
 
 @njit(cache=True)
-def sort_by_bin(isect_bin, isect_gid, n_bins):
-    """Stable counting sort of the depth-ordered intersections by sub-tile bin: bin ranges [n_bins + 1] and the
-    Gaussian ids, front to back inside each bin."""
-    bin_start = np.zeros(n_bins + 1, np.int64)
-    for k in range(isect_bin.size):
-        bin_start[isect_bin[k] + 1] += 1
-    for b in range(n_bins):
-        bin_start[b + 1] += bin_start[b]
-    fill = bin_start[:-1].copy()
+def sort_by_tile(isect_tile, isect_gid, isect_mask, n_tiles):
+    """Stable counting sort of the depth-ordered intersections by tile: tile ranges [n_tiles + 1], Gaussian ids and
+    sub-tile masks (front to back inside each tile)."""
+    tile_start = np.zeros(n_tiles + 1, np.int64)
+    for k in range(isect_tile.size):
+        tile_start[isect_tile[k] + 1] += 1
+    for t in range(n_tiles):
+        tile_start[t + 1] += tile_start[t]
+    fill = tile_start[:-1].copy()
     gid = np.empty_like(isect_gid)
-    for k in range(isect_bin.size):
-        b = isect_bin[k]
-        j = fill[b]
-        fill[b] = j + 1
+    mask = np.empty_like(isect_mask)
+    for k in range(isect_tile.size):
+        t = isect_tile[k]
+        j = fill[t]
+        fill[t] = j + 1
         gid[j] = isect_gid[k]
-    return bin_start, gid
+        mask[j] = isect_mask[k]
+    return tile_start, gid, mask
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def forward(params, bin_start, gid, width, height, tiles_x, feat, trans, last, sub_end):
+def forward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans, last, sub_end):
     """Front-to-back alpha compositing of every 8x8 sub-tile; writes features [H, W, 4], final transmittance
     [H, W], the intersection index each pixel stopped at [H, W] and where each sub-tile's loop ended [n_tiles, 4]."""
-    n_tiles = (bin_start.size - 1) // 4
+    n_tiles = tile_start.size - 1
     for t in prange(n_tiles):
         ty = t // tiles_x
         tx = t - ty * tiles_x
+        k0 = tile_start[t]
+        k1 = tile_start[t + 1]
         scratch = np.empty((7, SUB_PIXELS), np.float32)
         stop = np.empty(SUB_PIXELS, np.int32)
         for s in range(4):
             x0 = tx * TILE + (s % 2) * SUB
             y0 = ty * TILE + (s // 2) * SUB
-            k0 = bin_start[4 * t + s]
             if x0 >= width or y0 >= height:
                 sub_end[t, s] = k0
                 continue
-            sub_end[t, s] = _forward_subtile(params, gid, k0, bin_start[4 * t + s + 1], x0, y0, width, height,
-                                             scratch, stop)
+            sub_end[t, s] = _forward_subtile(params, gid, mask, k0, k1, s, x0, y0, width, height, scratch, stop)
             _store_subtile(scratch, stop, x0, y0, width, height, feat, trans, last)
 
 
@@ -243,9 +244,8 @@ def _init_pixels(px, py, stop, x0, y0, width, height, open_value):
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _forward_subtile(params, gid, k0, k1, x0, y0, width, height, scratch, stop):
-    """Composite the sub-tile's intersections k0:k1 front to back; returns where the loop ended (all pixels
-    stopped, checked every CHECK_EVERY Gaussians, or k1)."""
+def _forward_subtile(params, gid, mask, k0, k1, s, x0, y0, width, height, scratch, stop):
+    """Composite intersections k0:k1 (those whose mask has bit s) into one sub-tile; returns the loop's end index."""
     px = scratch[0]
     py = scratch[1]
     T = scratch[2]
@@ -260,8 +260,11 @@ def _forward_subtile(params, gid, k0, k1, x0, y0, width, height, scratch, stop):
         c1[j] = _F0
         c2[j] = _F0
         c3[j] = _F0
+    bit = 1 << s
     since_check = 0
     for k in range(k0, k1):
+        if (mask[k] & bit) == 0:
+            continue
         g = gid[k]
         mx = params[g, 0]
         my = params[g, 1]
@@ -323,28 +326,28 @@ def _store_subtile(scratch, stop, x0, y0, width, height, feat, trans, last):
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def backward(params, bin_start, gid, width, height, tiles_x, feat, trans, last, sub_end, grad_feat, grad_alpha,
-             isect_grads):
-    """Gradient sums of every intersection [n_isect, 10] (each sub-tile owns its rows: no atomics), replaying the
+def backward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans, last, sub_end, grad_feat,
+             grad_alpha, isect_grads):
+    """Gradient sums of every intersection [n_isect, 10] (each tile owns its slots: no atomics), replaying the
     forward front to back with the stored stop indices; the rest of each pixel's colour comes from the forward
     output, so no division-by-(1 - alpha) transmittance recovery is needed."""
-    n_tiles = (bin_start.size - 1) // 4
+    n_tiles = tile_start.size - 1
     for t in prange(n_tiles):
         ty = t // tiles_x
         tx = t - ty * tiles_x
+        k0 = tile_start[t]
+        for k in range(k0, tile_start[t + 1]):
+            for i in range(N_GRADS):
+                isect_grads[k, i] = _F0
         scratch = np.empty((9, SUB_PIXELS), np.float32)
         stop = np.empty(SUB_PIXELS, np.int32)
         for s in range(4):
             x0 = tx * TILE + (s % 2) * SUB
             y0 = ty * TILE + (s // 2) * SUB
-            k_end = sub_end[t, s]
-            for k in range(k_end, bin_start[4 * t + s + 1]):  # rows the forward never reached
-                for i in range(N_GRADS):
-                    isect_grads[k, i] = _F0
             if x0 >= width or y0 >= height:
                 continue
             _load_backward_pixels(scratch, stop, x0, y0, width, height, feat, trans, last, grad_feat, grad_alpha)
-            _backward_subtile(params, gid, bin_start[4 * t + s], k_end, scratch, stop, isect_grads)
+            _backward_subtile(params, gid, mask, k0, sub_end[t, s], s, scratch, stop, isect_grads)
 
 
 @njit(inline="always", fastmath=True, cache=True)
@@ -377,8 +380,8 @@ def _load_backward_pixels(scratch, stop, x0, y0, width, height, feat, trans, las
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _backward_subtile(params, gid, k0, k1, scratch, stop, isect_grads):
-    """Write one sub-tile's gradient sums into its intersection rows k0:k1."""
+def _backward_subtile(params, gid, mask, k0, k1, s, scratch, stop, isect_grads):
+    """Accumulate one sub-tile's gradient sums into the intersection rows k0:k1 that have mask bit s."""
     px = scratch[0]
     py = scratch[1]
     T = scratch[2]
@@ -388,7 +391,10 @@ def _backward_subtile(params, gid, k0, k1, scratch, stop, isect_grads):
     g2 = scratch[6]
     g3 = scratch[7]
     K = scratch[8]
+    bit = 1 << s
     for k in range(k0, k1):
+        if (mask[k] & bit) == 0:
+            continue
         g = gid[k]
         mx = params[g, 0]
         my = params[g, 1]
@@ -440,23 +446,23 @@ def _backward_subtile(params, gid, k0, k1, scratch, stop, isect_grads):
             s_yy += t_y * dy
             T[j] = Tj * one_minus if live else Tj
             q[j] = qn
-        isect_grads[k, 0] = s_f0
-        isect_grads[k, 1] = s_f1
-        isect_grads[k, 2] = s_f2
-        isect_grads[k, 3] = s_f3
-        isect_grads[k, 4] = s_o
-        isect_grads[k, 5] = s_x
-        isect_grads[k, 6] = s_y
-        isect_grads[k, 7] = s_xx
-        isect_grads[k, 8] = s_xy
-        isect_grads[k, 9] = s_yy
+        isect_grads[k, 0] += s_f0
+        isect_grads[k, 1] += s_f1
+        isect_grads[k, 2] += s_f2
+        isect_grads[k, 3] += s_f3
+        isect_grads[k, 4] += s_o
+        isect_grads[k, 5] += s_x
+        isect_grads[k, 6] += s_y
+        isect_grads[k, 7] += s_xx
+        isect_grads[k, 8] += s_xy
+        isect_grads[k, 9] += s_yy
 
 
 @njit(parallel=True, cache=True, fastmath=True)
 def reduce_gradients(params, gid, isect_grads, n_chunks, grad_params):
     """Per-Gaussian gradients [N, 10] (means2d, conic a/b/c, opacity, features) from the intersection sums.
 
-    Each of `n_chunks` threads streams a contiguous run of intersections into its own [N, 10] partial sum (reads
+    Call with parallel chunksize 1. Each of `n_chunks` threads streams a contiguous run of intersections into its own [N, 10] partial sum (reads
     stay sequential, the scattered adds hit a cache-resident buffer, no atomics); the partials are then summed and
     turned into gradients w.r.t. the 2D mean and conic.
     """
@@ -468,19 +474,20 @@ def reduce_gradients(params, gid, isect_grads, n_chunks, grad_params):
             g = gid[k]
             for i in range(N_GRADS):
                 partial[c, g, i] += isect_grads[k, i]
-    for g in prange(n):
-        for c in range(1, n_chunks):
-            for i in range(N_GRADS):
-                partial[0, g, i] += partial[c, g, i]
-        acc = partial[0, g]
-        a = params[g, 2]
-        b = params[g, 3]
-        cc = params[g, 4]
-        grad_params[g, 0] = -(a * acc[5] + b * acc[6])
-        grad_params[g, 1] = -(b * acc[5] + cc * acc[6])
-        grad_params[g, 2] = _HALF * acc[7]
-        grad_params[g, 3] = acc[8]
-        grad_params[g, 4] = _HALF * acc[9]
-        grad_params[g, 5] = acc[4]
-        for i in range(4):
-            grad_params[g, 6 + i] = acc[i]
+    for block in prange((n + REDUCE_BLOCK - 1) // REDUCE_BLOCK):
+        for g in range(block * REDUCE_BLOCK, min(n, (block + 1) * REDUCE_BLOCK)):
+            for c in range(1, n_chunks):
+                for i in range(N_GRADS):
+                    partial[0, g, i] += partial[c, g, i]
+            acc = partial[0, g]
+            a = params[g, 2]
+            b = params[g, 3]
+            cc = params[g, 4]
+            grad_params[g, 0] = -(a * acc[5] + b * acc[6])
+            grad_params[g, 1] = -(b * acc[5] + cc * acc[6])
+            grad_params[g, 2] = _HALF * acc[7]
+            grad_params[g, 3] = acc[8]
+            grad_params[g, 4] = _HALF * acc[9]
+            grad_params[g, 5] = acc[4]
+            for i in range(4):
+                grad_params[g, 6 + i] = acc[i]

@@ -17,7 +17,8 @@ from .projection import colors_from_sh, project_gaussians
 
 # Tiles differ a lot in work (face centre vs empty corners), so tile loops hand out one tile at a time
 # (chunksize 1, which only the omp threading layer honours well); per-Gaussian loops are uniform and cheap per
-# iteration, so they take large chunks to keep the scheduling cost negligible.
+# iteration, so they take large chunks to keep the scheduling cost negligible. Loops over pre-made blocks of
+# Gaussians (projection, reduce) use chunksize 1 too: a large chunk would hand every block to one thread.
 TILE_CHUNK = 1
 GAUSSIAN_CHUNK = 1024
 EPS_ALPHA = 1e-6  # below this accumulated alpha the expected depth is reported as 0
@@ -29,16 +30,18 @@ class NonFiniteGaussiansError(ValueError):
 
 @dataclass
 class Bins:
-    """Binning of one view: per 8x8 sub-tile (bin id 4 * tile + s) a range of the intersection list, front to back."""
+    """Tile binning of one view: per 16x16 tile a range of the intersection list (front to back), each entry with
+    the 4-bit mask of the 8x8 sub-tiles the Gaussian reaches."""
 
     tiles_x: int
     tiles_y: int
-    bin_start: np.ndarray  # [4 * n_tiles + 1] int64
-    gid: np.ndarray  # [n_isect] int32 Gaussian of each (sub-tile, Gaussian) intersection
+    tile_start: np.ndarray  # [n_tiles + 1] int64
+    gid: np.ndarray  # [n_isect] int32 Gaussian of each (tile, Gaussian) intersection
+    mask: np.ndarray  # [n_isect] uint8 sub-tile mask
 
     @property
     def n_isect(self) -> int:
-        """Number of (sub-tile, Gaussian) intersections."""
+        """Number of (tile, Gaussian) intersections."""
         return int(self.gid.size)
 
 
@@ -59,8 +62,8 @@ def cumsum0(values: np.ndarray) -> np.ndarray:
 
 
 def bin_gaussians(params: np.ndarray, depths: np.ndarray, valid: np.ndarray, width: int, height: int) -> Bins:
-    """Sub-tile binning with exact ellipse culling (each Gaussian's box tested once, into an upper-bound buffer), a
-    copy into depth order, then a stable sort by sub-tile that keeps the depth order inside each bin."""
+    """Tile binning with exact ellipse culling (each Gaussian's box tiles tested once, into an upper-bound buffer),
+    a copy into depth order, then a stable sort by tile that keeps the depth order inside tiles."""
     tiles_x = -(-width // K.TILE)
     tiles_y = -(-height // K.TILE)
     order = depth_order(depths)
@@ -68,15 +71,17 @@ def bin_gaussians(params: np.ndarray, depths: np.ndarray, valid: np.ndarray, wid
     rank[order] = np.arange(order.size)
     with numba.parallel_chunksize(GAUSSIAN_CHUNK):
         box_start = cumsum0(K.tile_box_sizes(params, valid, width, height))
-        cand_bin = np.empty(box_start[-1], np.int32)
-        counts = K.cull_tiles(params, box_start, width, height, tiles_x, cand_bin)
+        cand_tile = np.empty(box_start[-1], np.int32)
+        cand_mask = np.empty(box_start[-1], np.uint8)
+        counts = K.cull_tiles(params, box_start, width, height, tiles_x, cand_tile, cand_mask)
         offsets = cumsum0(counts[order])
         n_isect = int(offsets[-1])
-        isect_bin = np.empty(n_isect, np.int32)
+        isect_tile = np.empty(n_isect, np.int32)
         isect_gid = np.empty(n_isect, np.int32)
-        K.gather_by_depth(counts, box_start, rank, offsets, cand_bin, isect_bin, isect_gid)
-    bin_start, gid = K.sort_by_bin(isect_bin, isect_gid, 4 * tiles_x * tiles_y)
-    return Bins(tiles_x, tiles_y, bin_start, gid)
+        isect_mask = np.empty(n_isect, np.uint8)
+        K.gather_by_depth(counts, box_start, rank, offsets, cand_tile, cand_mask, isect_tile, isect_gid, isect_mask)
+    tile_start, gid, mask = K.sort_by_tile(isect_tile, isect_gid, isect_mask, tiles_x * tiles_y)
+    return Bins(tiles_x, tiles_y, tile_start, gid, mask)
 
 
 def pack_params(means2d: Tensor, conics: Tensor, opacities: Tensor, colors: Tensor, depths: Tensor) -> np.ndarray:
@@ -102,7 +107,8 @@ class _RasterizeNumba(torch.autograd.Function):
         last = np.empty((height, width), np.int32)
         sub_end = np.empty((bins.tiles_x * bins.tiles_y, 4), np.int64)
         with numba.parallel_chunksize(TILE_CHUNK):
-            K.forward(params, bins.bin_start, bins.gid, width, height, bins.tiles_x, feat, trans, last, sub_end)
+            K.forward(params, bins.tile_start, bins.gid, bins.mask, width, height, bins.tiles_x, feat, trans, last,
+                      sub_end)
         ctx.state = (params, bins, feat, trans, last, sub_end, width, height)
         feat = torch.from_numpy(feat)
         return feat[..., :3], feat[..., 3], torch.from_numpy(1.0 - trans)
@@ -118,9 +124,8 @@ class _RasterizeNumba(torch.autograd.Function):
         isect_grads = np.empty((bins.n_isect, K.N_GRADS), np.float32)
         grad_params = np.empty_like(params)
         with numba.parallel_chunksize(TILE_CHUNK):
-            K.backward(params, bins.bin_start, bins.gid, width, height, bins.tiles_x, feat, trans, last, sub_end,
-                       grad_feat, grad_alpha, isect_grads)
-        with numba.parallel_chunksize(GAUSSIAN_CHUNK):
+            K.backward(params, bins.tile_start, bins.gid, bins.mask, width, height, bins.tiles_x, feat, trans, last,
+                       sub_end, grad_feat, grad_alpha, isect_grads)
             K.reduce_gradients(params, bins.gid, isect_grads, numba.get_num_threads(), grad_params)
         g = torch.from_numpy(grad_params)
         return g[:, 0:2], g[:, 2:5], g[:, 5], g[:, 6:9], g[:, 9], None, None, None

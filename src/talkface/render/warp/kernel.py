@@ -22,8 +22,12 @@ from numba import njit, prange
 
 BACKFACE_PENALTY = np.float32(1e6)
 FAR = np.float32(1e30)  # "nothing here" depth: finite, because fastmath lets the compiler assume no infinities
-_INSIDE_EPS = np.float32(1e-3)
-_MIN_AREA = 1e-6  # twice the area (px²) below which a triangle is degenerate: invisible, skipped  # pixels this close outside an edge count as inside: no cracks from rounding
+_INSIDE_EPS = np.float32(1e-3)  # pixels this close outside an edge count as inside: no cracks from rounding
+_MIN_AREA = 1e-6  # twice the area (px²) below which a triangle is degenerate: invisible, skipped
+# per-pixel state byte (the `aa_dir` buffer): bits 0-1 the 4-neighbour to blend with, then flags
+_AA = 4  # the front triangle's silhouette edge crosses this pixel: blend with that neighbour
+_OVERLAY = 8  # a triangle's silhouette passes just outside this pixel: maybe overlay it
+_UNCOVERED = 16  # no triangle's inside reached this pixel centre (yet)
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
@@ -136,7 +140,7 @@ def rasterize(coef, bbox, flags, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, o
             for x in range(w):
                 zbuf[y, x] = FAR
                 aa_alpha[y, x] = 1.0
-                aa_dir[y, x] = -1
+                aa_dir[y, x] = _UNCOVERED
                 ov_alpha[y, x] = 0.0
                 ov_z[y, x] = FAR
         for t in range(n):
@@ -192,7 +196,10 @@ def rasterize(coef, bbox, flags, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, o
                                             else:
                                                 dcode = 2 if eb < 0 else 3  # 2: +y, 3: -y
                             aa_alpha[y, x] = alpha
-                            aa_dir[y, x] = dcode
+                            state = aa_dir[y, x] & _OVERLAY
+                            if dcode >= 0:
+                                state |= _AA | dcode
+                            aa_dir[y, x] = state
                     elif sil != 0 and dmin > -0.5:
                         # outside: overlay only if every edge we are outside of is a silhouette edge
                         ok = True
@@ -209,6 +216,7 @@ def rasterize(coef, bbox, flags, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, o
                                 ov_alpha[y, x] = 0.5 + dmin
                                 ov_u[y, x] = au * fx + bu * fy + cu
                                 ov_v[y, x] = av * fx + bv * fy + cv
+                                aa_dir[y, x] |= _OVERLAY
 
 
 @njit(cache=True, fastmath=True)
@@ -239,9 +247,10 @@ def _resolve_pixel(src, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, ov_u, ov_v
     covered = zp < FAR
     a = aa_alpha[y, x]
     qx, qy = x, y
-    d = aa_dir[y, x]
+    state = aa_dir[y, x]
+    d = state & 3
     blend_q = False
-    if covered and a < 1.0 and d >= 0:
+    if covered and a < 1.0 and (state & _AA):
         if d == 0:
             qx = x + 1
         elif d == 1:
@@ -294,8 +303,7 @@ def resolve(src, zbuf, ubuf, vbuf, aa_alpha, aa_dir, ov_alpha, ov_u, ov_v, ov_z,
     for yy in prange(h):
         y = np.int64(yy)
         for x in range(w):
-            zp = zbuf[y, x]
-            if zp < FAR and aa_alpha[y, x] >= 1.0 and not (ov_alpha[y, x] > 0.0 and ov_z[y, x] < zp):
+            if aa_dir[y, x] == 0:  # covered, no silhouette near: plain bilinear sample
                 u = min(max(ubuf[y, x], np.float32(0.0)), umax)
                 v = min(max(vbuf[y, x], np.float32(0.0)), vmax)
                 x0 = min(int(u), max(sw - 2, 0))

@@ -104,8 +104,9 @@ def surround_mesh(polygon: np.ndarray, height: int, width: int, ring_scales: tup
 
     Rings are the polygon scaled about its centroid (points outside the image or too close to the border or
     to each other are dropped); the border gets points every `border_spacing` pixels (default: image size / 8).
-    Raises ValueError if an edge of the polygon did not survive as a mesh edge (then the surround and the
-    inner mesh would not join without cracks).
+    Border points that the polygon covers (a face cut by the image edge) are left out: the polygon's own mesh
+    covers that part of the border. Raises ValueError if an edge of the polygon did not survive as a mesh edge
+    (then the surround and the inner mesh would not join without cracks).
     """
     from scipy.spatial import Delaunay
     import cv2
@@ -125,6 +126,11 @@ def surround_mesh(polygon: np.ndarray, height: int, width: int, ring_scales: tup
         inside &= (pts[:, 0] > 0) & (pts[:, 1] > 0) & (pts[:, 0] < width - 1) & (pts[:, 1] < height - 1)
         rings.append(pts[inside])
     extra = np.concatenate(rings + [border]) if rings else border
+    # a polygon reaching past the image edge (a face cut by the frame) covers some border points: drop them,
+    # and any point hugging the outline, or the triangulation could not keep the outline's edges
+    outline = poly.reshape(-1, 1, 2)
+    clear = np.array([cv2.pointPolygonTest(outline, (float(x), float(y)), True) < -max(min_gap, 1.0) for x, y in extra])
+    extra = extra[clear]
     keep = []
     placed = list(poly)
     for p in extra:
@@ -133,11 +139,10 @@ def surround_mesh(polygon: np.ndarray, height: int, width: int, ring_scales: tup
             placed.append(p)
     verts = np.concatenate([poly, np.asarray(keep, np.float32).reshape(-1, 2)]).astype(np.float32)
     tri = Delaunay(verts.astype(np.float64)).simplices.astype(np.int32)
+    _check_polygon_edges(tri, n)  # before removing the inside: outline edges on the hull have no outer triangle
     cen = verts[tri].mean(axis=1)
-    cv_poly = poly.reshape(-1, 1, 2)
-    inside = np.array([cv2.pointPolygonTest(cv_poly, (float(x), float(y)), False) > 0 for x, y in cen])
+    inside = np.array([cv2.pointPolygonTest(outline, (float(x), float(y)), False) > 0 for x, y in cen])
     tri = tri[~inside]
-    _check_polygon_edges(tri, n)
     is_border = np.zeros(len(verts), bool)
     is_border[n:] = border_distance(verts[n:], height, width) <= 1e-3
     weights = fade_weights(verts, poly, height, width)
