@@ -100,7 +100,8 @@ def main() -> None:
         try:
             animate_rows = [bench_animate(512)]
         except Exception as exc:  # the motion/audio stages are separate work; report why this row is missing
-            animate_note = f"\n\n`animate` end to end not measured: {exc.__class__.__name__}: {str(exc)[:160]}"
+            reason = " ".join(str(exc).split())[:160]
+            animate_note = f"\n\n`animate` end to end not measured: {exc.__class__.__name__}: {reason}"
     table = markdown_table(["crop", "build s", "warp ms", "render ms/frame", "render fps",
                             "end-to-end fps (render + H.264)", "triangles"], rows)
     body = (f"### portrait (one photo → frames)\n\n{machine_line()}; `{PORTRAIT.name}`, {N_FRAMES} frames of "

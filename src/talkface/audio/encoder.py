@@ -87,6 +87,7 @@ def save_encoder(model: PhonemeEncoder, path: Path, meta: dict) -> None:
     metadata = {"config": json.dumps(asdict(model.config)), "phones": json.dumps(PHONES), "meta": json.dumps(meta)}
     with atomic_path(path, suffix=".safetensors") as tmp:
         save_file(state, str(tmp), metadata=metadata)
+        tmp.chmod(0o644)  # temp files are created private; shipped weights must be world-readable
 
 
 @lru_cache(maxsize=2)
