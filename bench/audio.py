@@ -36,7 +36,8 @@ PARAGRAPH = (
     "the keeper, a quiet woman who climbed the narrow stairs twice each evening to trim the wick and polish the "
     "great glass lens. She kept a journal of every ship she saw, writing the names, the weather and the time in "
     "small careful letters. When the harbor was finally given an electric light, the journal was sent to the "
-    "museum in the town, where children still read it on rainy afternoons. Some pages tell of nights when the wind screamed through the rocks, the rain fell sideways, and the "
+    "museum in the town, where children still read it on rainy afternoons. Some pages tell of nights when "
+    "the wind screamed through the rocks, the rain fell sideways, and the "
     "keeper stayed awake until dawn, watching for signals of distress. On one such night she saw a small boat "
     "drifting toward the reef without a sail. She rang the bell, lit every lamp she had, and waited. In the "
     "morning the fishermen found the boat safe on the sand, its crew tired and cold but alive, and they walked "
@@ -193,7 +194,7 @@ def main() -> None:
     ]
     other_rows = [
         ["forced alignment succeeds on LJ clips with transcripts", f"{ok}/{len(texts)}"],
-        ["alignment vs Piper durations, median |onset diff|", f"{align_ms:.1f} ms ({n_cmp} phones)"],
+        ["alignment vs Piper durations, median absolute onset difference", f"{align_ms:.1f} ms ({n_cmp} phones)"],
         ["TTS timings sum vs audio length", f"{sum_err:.3f} ms off"],
         ["real noisy clips: encoder speech/silence agrees with silero-vad", speech_agree],
         ["encoder weights", f"{size_mb:.2f} MB"],
@@ -202,7 +203,8 @@ def main() -> None:
         "## Speech front-end (`talkface.audio`)",
         f"Machine: {machine_line()}. Frame-level accuracy at 50 Hz; reference labels come from pocketsphinx "
         "forced alignment (LJ) or exact synthesis timings (TTS); the predicted viseme is the argmax of the "
-        "summed phone posteriors per viseme of the 15-class table in `talkface/audio/visemes.py`. Noise is cut from the non-speech parts of the shared noisy clips. "
+        "summed phone posteriors per viseme of the 15-class table in `talkface/audio/visemes.py`. "
+        "Noise is cut from the non-speech parts of the shared noisy clips. "
         "Targets: phone ≥ 55%, viseme ≥ 70% on held-out LJ; encoder ≥ 100× real time; TTS < 0.3 RTF; "
         "alignment vs Piper ≤ 30 ms median.",
         acc_table, markdown_table(["speed", "time", "rate"], speed_rows),

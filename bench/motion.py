@@ -20,7 +20,7 @@ import torch  # noqa: E402
 
 from bench._report import SHARED_DATA, machine_line, markdown_table, write_section  # noqa: E402
 from talkface.audio.features import SpeechFeatures  # noqa: E402
-from talkface.eval import (audio_beats, av_offset, beat_alignment, blink_duration, blink_rate,  # noqa: E402
+from talkface.eval import (SPEECH_SIGNALS, audio_beats, av_offset, beat_alignment, blink_duration, blink_rate,  # noqa: E402
                            lagged_correlation, motion_beats, mouth_correlation, pose_diversity, speech_envelope)
 from talkface.face import mouth_opening  # noqa: E402
 from talkface.face.geometry import euler_degrees  # noqa: E402
@@ -49,9 +49,10 @@ def held_out_rows():
         real_gap = mouth_opening(tr)
         lags, curve = lagged_correlation(gen_gap, real_gap, 5)
         env = speech_envelope(audio, SR, tr.n_frames)
-        av_gen, av_real = av_offset(gen_gap, env), av_offset(real_gap, env)
+        opn = SPEECH_SIGNALS["openness"](audio, SR, tr.n_frames, 25.0)
         sync.append((name, mouth_correlation(gen_gap, real_gap), int(lags[np.nanargmax(curve)]),
-                     av_real.offset, av_gen.offset))
+                     av_offset(real_gap, opn).offset, av_offset(gen_gap, opn).offset,
+                     av_offset(real_gap, env).offset, av_offset(gen_gap, env).offset))
         beats = audio_beats(audio, SR)
         for label, reference in (("mean style", None), ("own style (reference clip)", tr)):
             controls = MotionControls(seed=0)
@@ -127,7 +128,8 @@ def long_run():
     seconds = time.perf_counter() - t0
     angles = euler_degrees(motion.pose[:, :3])
     per_min = angles.reshape(10, 1500, 3)
-    return motion, seconds, per_min.mean(1), per_min.std(1), closest_repeat(angles)
+    off = generate_motion(speech, MotionControls(seed=11, blink="off"), ref)
+    return motion, seconds, per_min.mean(1), per_min.std(1), closest_repeat(angles), blink_rate(off.blink, 25)
 
 
 def disentanglement() -> list[tuple[str, int, int]]:
@@ -149,20 +151,25 @@ def main() -> None:
     sync, pose = held_out_rows()
     ranges = real_clip_ranges()
     silence = silence_row()
-    motion, seconds, means, stds, (closest, median_dist) = long_run()
+    motion, seconds, means, stds, (closest, median_dist), off_rate = long_run()
     dis = disentanglement()
     report = (WEIGHTS_DIR / "training_report.json")
     model = load_expression()
 
     lines = [f"Machine: {machine_line()}. Expression generator inputs: "
-             f"{'log-mel + phoneme posteriors/embedding' if model.config.use_phonemes else 'log-mel only'}; "
+             f"{' + '.join(n for n, on in (('log-mel', model.config.use_mel), ('phoneme posteriors/embedding', model.config.use_phonemes)) if on)}, "
+             f"{len(model.members)}-member ensemble; "
              f"weights in `src/talkface/motion/weights/` (see MODEL_CARD.md; training numbers in {report.name}).", ""]
     lines += ["**Lip sync, held-out clips driven by their own audio** (reference = first frame; generated coefficients "
-              "decoded to the inner-lip gap). `lag` = best lag of generated vs tracked mouth (±5 frames); AV offset = "
-              "`talkface.eval.av_offset` of the mouth vs the speech envelope, real and generated.", ""]
-    rows = [(n, fmt(c), f"{lag:+d}", f"{ar:+d}", f"{ag:+d}") for n, c, lag, ar, ag in sync]
-    rows.append(("**mean**", f"**{np.mean([r[1] for r in sync]):.2f}**", "", "", ""))
-    lines.append(markdown_table(["clip", "mouth corr", "lag gen vs real", "AV offset real", "AV offset gen"], rows))
+              "decoded to the inner-lip gap). `lag` = best lag of generated vs tracked mouth (±5 frames, > 0: generated "
+              "late); AV offset = `talkface.eval.av_offset` of the mouth (real / generated) vs the phoneme encoder's "
+              "openness and vs the speech envelope (> 0: audio late). The envelope is unreliable on some clips "
+              "(its real offsets of +10 / -7 frames are not plausible sync errors).", ""]
+    rows = [(r[0], fmt(r[1])) + tuple(f"{v:+d}" for v in r[2:]) for r in sync]
+    rows.append(("**mean**", f"**{np.mean([r[1] for r in sync]):.2f}**", "", "", "", "", ""))
+    lines.append(markdown_table(["clip", "mouth corr", "lag gen vs real", "AV offset real (openness)",
+                                 "AV offset gen (openness)", "AV offset real (envelope)", "AV offset gen (envelope)"],
+                                rows))
     lines += ["", "**Silence closes the mouth**: 2 s of digital silence from the most open frame of each clip.", ""]
     lines.append(markdown_table(["clip", "reference gap cm", "generated median gap cm", "clip's closed level (p5) cm"],
                                 [(n, fmt(a), fmt(b), fmt(c)) for n, a, b, c in silence]))
@@ -181,7 +188,7 @@ def main() -> None:
               f"Blinks: {blink_rate(motion.blink, 25):.1f}/min, mean {blink_duration(motion.blink, 25) * 1000:.0f} ms "
               f"closed > 50 % (real clips: {ranges['blink_rate'][0]:.0f}–{ranges['blink_rate'][2]:.0f}/min, "
               f"{ranges['blink_duration'][0] * 1000:.0f}–{ranges['blink_duration'][2] * 1000:.0f} ms); "
-              "with `blink='off'`: 0.", ""]
+              f"with `blink='off'`: {off_rate:.1f}/min.", ""]
     lines.append("**Disentanglement** (real clip mixed with a held-out driving clip): fields outside the overridden "
                  "factor that stay bit-identical: " + ", ".join(f"{f} {s}/{n}" for f, s, n in dis) + ".")
     write_section("motion", "## motion\n\n" + "\n".join(lines))

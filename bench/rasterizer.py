@@ -18,11 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import talkface  # noqa: E402,F401  (first: sets NUMBA_THREADING_LAYER / OMP_WAIT_POLICY before any OpenMP loads)
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
-import talkface  # noqa: E402,F401  (sets NUMBA_THREADING_LAYER / OMP_WAIT_POLICY before numba starts threads)
 from bench._report import machine_line, markdown_table, median_time, write_section  # noqa: E402
 from talkface.render.splat import _kernels as K  # noqa: E402
 from talkface.render.splat import face_like_scene, project_gaussians, rasterize  # noqa: E402

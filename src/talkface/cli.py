@@ -124,7 +124,7 @@ def tts(
 
 @app.command("train-audio")
 def train_audio(
-    minutes: float = typer.Option(22.0, "--minutes", help="Training wall-clock budget (corpus building excluded)."),
+    minutes: float = typer.Option(24.0, "--minutes", help="Training wall-clock budget (corpus building excluded)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Weights file (.safetensors); default: "
                                           "the package's shipped weights."),
 ) -> None:

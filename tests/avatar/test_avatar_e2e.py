@@ -102,11 +102,11 @@ def test_fit_writes_a_complete_avatar_and_speak_follows_the_speech(fitted):
     speak(avatar_dir, root / "silence.mp4", audio=root / "silence.wav", pose="still", blink="off", progress=False)
     gap_speech, box_speech = mouth_activity(root / "speech.mp4")
     gap_silence, box_silence = mouth_activity(root / "silence.mp4")
-    print("mouth", gap_speech.mean(), gap_speech.std(), box_speech.std(), gap_silence.mean(), gap_silence.std(), box_silence.std())
     assert box_speech.std() > 1.5 * box_silence.std()  # the mouth region changes with speech...
     assert gap_silence.mean() < np.percentile(gap_speech, 75)  # ...and stays closed for silence
 
 
+@pytest.mark.slow
 def test_fit_resumes_from_its_checkpoint(tmp_path):
     """Kill a fit after its first checkpoint; the next `fit` continues from that step instead of starting over."""
     if not _encoder_ready():
@@ -164,7 +164,6 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_refuses_bad_input_with_one_line(tmp_path):
-    import av  # noqa: F401
 
     from talkface.media import VideoWriter
 

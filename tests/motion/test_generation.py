@@ -114,3 +114,12 @@ def test_ten_minutes_gaze_fixates_and_saccades(ten_minutes):
     assert np.abs(motion.gaze.mean(0)).max() < 0.5 * max(eye_stats().gaze_std)
     steps = np.linalg.norm(np.diff(motion.gaze, axis=0), axis=1)
     assert np.median(steps) < 0.01  # mostly fixation
+
+
+def test_chunk_seams_are_invisible(ten_minutes):
+    """Head speed across the pose generator's 32-frame chunk boundaries is like the speed anywhere else."""
+    motion, _ = ten_minutes
+    speed = np.linalg.norm(np.diff(euler_degrees(motion.pose[:, :3]), axis=0), axis=1)
+    seams = np.arange(31, len(speed), 32)
+    assert speed[seams].mean() < 1.5 * np.delete(speed, seams).mean()
+    assert speed[seams].max() <= np.delete(speed, seams).max()

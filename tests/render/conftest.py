@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import talkface  # noqa: F401  (first: its OpenMP settings must be in place before torch loads libgomp)
 import pytest
 import torch
 

@@ -95,19 +95,15 @@ def _new_decoder(words: list[str]):
     paths = _model_paths()
     dec = Decoder(hmm=paths["hmm"], dict=paths["dict"], lm=None, samprate=SR, bestpath=False, dither=True,
                   loglevel="FATAL")
-    for word in sorted(set(words)):
-        if dec.lookup_word(word) is None:
-            pron = pronunciation(word)
-            if pron:
-                dec.add_word(word, pron, update=False)
-    dec.add_word("<sil>", "SIL", update=True) if dec.lookup_word("<sil>") is None else None
+    missing = [(w, pronunciation(w)) for w in sorted(set(words)) if dec.lookup_word(w) is None]
+    missing = [(w, pron) for w, pron in missing if pron]
+    for i, (word, pron) in enumerate(missing):
+        dec.add_word(word, pron, update=i == len(missing) - 1)  # rebuild the search once, after the last
     return dec
 
 
 def _align_segment(audio16: np.ndarray, words: list[str], offset: float = 0.0) -> list[Phone]:
     """Two-pass (words, then phones) alignment of one utterance; times are shifted by `offset` seconds."""
-    from .espeak import word_to_arpabet  # noqa: F401  (import early so failures surface as ImportError)
-
     dec = _new_decoder(words)
     speakable = [w for w in words if dec.lookup_word(w) is not None]
     if not speakable:

@@ -98,7 +98,8 @@ def load_encoder(path: str | None = None) -> PhonemeEncoder:
 
     path = Path(path) if path else WEIGHTS
     if not path.is_file():
-        raise UserError(f"{path}: phoneme encoder weights not found (train them with `python -m talkface.audio.train`).")
+        raise UserError(f"{path}: phoneme encoder weights not found "
+                        "(train them with `python -m talkface.audio.train`).")
     with safe_open(str(path), "pt") as fh:
         metadata = fh.metadata() or {}
     if json.loads(metadata.get("phones", "[]")) != list(PHONES):

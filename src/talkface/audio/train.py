@@ -1,4 +1,4 @@
-"""Train the phoneme-posterior encoder: `python -m talkface.audio.train [--minutes 22] [--out PATH]`.
+"""Train the phoneme-posterior encoder: `python -m talkface.audio.train [--minutes 24] [--out PATH]`.
 
 Builds (or reuses from the cache) the corpus of `corpus.py`, then trains on random 4 s crops with on-the-fly
 augmentation: speed (tape-style resampling, labels follow), gain, band-limiting (incl. telephone band and an
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import random
 import time
 from pathlib import Path
 
@@ -207,7 +206,7 @@ def held_out_lj() -> list[Utterance]:
     return out
 
 
-def train(minutes: float = 22.0, out: Path = WEIGHTS, batch: int = 16, lr: float = 2e-3, seed: int = 0,
+def train(minutes: float = 24.0, out: Path = WEIGHTS, batch: int = 16, lr: float = 2e-3, seed: int = 0,
           threads: int = 2, log=print) -> dict:
     """Build the corpus, train for `minutes` of wall clock, save weights to `out`; returns the run summary."""
     t_start = time.time()
@@ -270,7 +269,7 @@ def train(minutes: float = 22.0, out: Path = WEIGHTS, batch: int = 16, lr: float
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--minutes", type=float, default=22.0, help="training wall-clock budget (corpus excluded)")
+    ap.add_argument("--minutes", type=float, default=24.0, help="training wall-clock budget (corpus excluded)")
     ap.add_argument("--out", type=Path, default=WEIGHTS, help="where to write the safetensors weights")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)

@@ -1,7 +1,7 @@
 """Typed configs of the Gaussian avatar, split by concern (data, model, training), with named presets."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass
@@ -95,7 +95,3 @@ def preset(name: str) -> AvatarConfig:
                             train=TrainConfig(iterations=6000, max_gaussians=30000))
     raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
 
-
-def config_field_names(cls) -> list[str]:
-    """Field names of a config dataclass (for flag validation)."""
-    return [f.name for f in fields(cls)]

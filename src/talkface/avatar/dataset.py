@@ -152,6 +152,7 @@ def build_dataset(video: str | Path, cfg: DataConfig, track: FaceTrack, features
     mouth = np.empty((n, res, res), np.float32)
     inner = np.empty((n, res, res), np.float32)
     frames = itertools.islice(iter_frames(video, track.fps), start, stop)
+    t = -1
     for t, frame in enumerate(frames):
         m = boxes.affine(t, res)
         images[t] = cv2.warpAffine(frame, m, (res, res), flags=cv2.INTER_AREA if boxes.side > res else

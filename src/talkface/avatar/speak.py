@@ -166,7 +166,7 @@ def paste_back(frame: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, x0: float,
 
 def speech_input(audio: str | Path | None, text: str | None):
     """(audio array 16 kHz, features) from an audio/video file or from text via the offline TTS."""
-    from ..audio import compute_features, features_from_file, features_from_text
+    from ..audio import compute_features, features_from_text
     from ..audio.features import to_mono_16k
     from ..media import load_audio, probe
 

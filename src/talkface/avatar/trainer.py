@@ -45,8 +45,10 @@ def work_dir(output: Path) -> Path:
 def prepare(video: Path, cfg: AvatarConfig, work: Path) -> tuple[AvatarDataset, FaceTrack, CropBoxes, dict]:
     """Track, crop and featurise the training part of `video` (or reload it from an interrupted fit)."""
     cache = work / "dataset.npz"
+    from ..audio.encoder import WEIGHTS
+
     stamp = {"video": str(video.resolve()), "size": video.stat().st_size, "mtime": video.stat().st_mtime,
-             "data": asdict(cfg.data)}
+             "data": asdict(cfg.data), "encoder": file_digest(WEIGHTS) if WEIGHTS.is_file() else None}
     if cache.is_file():
         try:
             arrays, meta = load_npz(cache, DATASET_KIND, DATASET_VERSION)
@@ -56,8 +58,7 @@ def prepare(video: Path, cfg: AvatarConfig, work: Path) -> tuple[AvatarDataset, 
                 return ds, track, crop_boxes(track, cfg.data.crop_scale), meta["audio"]
         except UserError:
             pass
-    from ..audio import features_from_file
-    from ..audio.encoder import WEIGHTS
+    from ..audio import features_from_file, load_encoder
 
     duration = check_video(video)
     split = plan_split(duration, cfg.data)
@@ -66,12 +67,16 @@ def prepare(video: Path, cfg: AvatarConfig, work: Path) -> tuple[AvatarDataset, 
     if usable < cfg.data.min_train_seconds:
         raise UserError(f"{video}: only {usable:.1f} s of the training part show a face; talkface needs at least "
                         f"{cfg.data.min_train_seconds:.0f} s.")
+    load_encoder()  # a clear UserError when the encoder weights are missing
+    digest = file_digest(WEIGHTS)
     features = features_from_file(video)
+    if file_digest(WEIGHTS) != digest:
+        raise UserError("the speech encoder's weights changed while this fit computed its features; run it again.")
     ds = build_dataset(video, cfg.data, track, features, 0, split.train_end)
     for i, frame in enumerate(itertools.islice(iter_frames(video, DEFAULT_FPS), split.train_end)):
         write_background(work, i, frame)
     audio = {"in_dim": int(ds.audio.shape[2]), "window": int(ds.audio.shape[1]),
-             "encoder_sha256": file_digest(WEIGHTS), "features": "phoneme posteriors + encoder embedding"}
+             "encoder_sha256": digest, "features": "phoneme posteriors + encoder embedding"}
     track.save(work / "track.npz")
     meta = {"stamp": stamp, "audio": audio, "split": asdict(split)}
     save_npz(cache, DATASET_KIND, DATASET_VERSION, {k: getattr(ds, k) for k in _DS_ARRAYS}, meta)

@@ -124,7 +124,7 @@ def save_expression(model: ExpEnsemble, meta: dict) -> None:
     """Write the expression generator (an ensemble of ExpNets) to weights/expression.safetensors."""
     tensors = dict(model.state_dict())
     cfg = asdict(model.config)
-    save_weights(weights_path("expression"), tensors, {"config": cfg, "members": len(model.members), **meta})
+    save_weights(weights_path("expression"), tensors, {"config": cfg, "members": len(model.members), **meta}, half=True)
 
 
 @functools.lru_cache(maxsize=1)

@@ -144,7 +144,7 @@ def audio_window(audio: np.ndarray, start: int, config: PoseConfig) -> np.ndarra
 def save_pose(model: PoseVAE, styles: list[str], meta: dict) -> None:
     """Write the pose generator to weights/pose.safetensors (with the speaker names of the style table)."""
     save_weights(weights_path("pose"), dict(model.state_dict()), {"config": asdict(model.config), "styles": styles,
-                                                                   **meta})
+                                                                   **meta}, half=True)
 
 
 @functools.lru_cache(maxsize=1)
@@ -186,7 +186,7 @@ def generate_pose(audio: np.ndarray, style: np.ndarray, seed: int, model: PoseVA
     return smooth_seams(motion, cfg.chunk)
 
 
-def smooth_seams(motion: np.ndarray, chunk: int, radius: int = 3) -> np.ndarray:
+def smooth_seams(motion: np.ndarray, chunk: int, radius: int = 5) -> np.ndarray:
     """Blend away small jumps at chunk boundaries: each seam's step is spread linearly over ±`radius` frames."""
     out = motion.copy()
     for s in range(chunk, len(motion), chunk):

@@ -188,7 +188,7 @@ def train_member(data: list[MouthClip], silent: np.ndarray, config, steps: int, 
 
 
 def train_expression(train: list[Clip], held: list[Clip], steps: int, seed: int, log=print, save: bool = True,
-                     batch: int = 16, use_mel: bool = False, channels: int = 64, dropout: float = 0.3,
+                     batch: int = 16, use_mel: bool = True, channels: int = 64, dropout: float = 0.3,
                      align: bool = False, members: int = 3) -> dict:
     """Train the ExpNet-like mouth generator, an ensemble of `members` seeds (shipped weights when `save`);
     returns its held-out numbers.

@@ -18,11 +18,13 @@ def weights_path(name: str) -> Path:
     return WEIGHTS_DIR / f"{name}.safetensors"
 
 
-def save_weights(path: Path, tensors: dict[str, torch.Tensor | np.ndarray], meta: dict) -> None:
-    """Write tensors + JSON metadata as safetensors, atomically."""
+def save_weights(path: Path, tensors: dict[str, torch.Tensor | np.ndarray], meta: dict, half: bool = False) -> None:
+    """Write tensors + JSON metadata as safetensors, atomically (float16 storage when `half`, to keep files small;
+    loading into a float32 module converts back)."""
     from safetensors.torch import save_file
 
-    payload = {k: (torch.as_tensor(v) if not isinstance(v, torch.Tensor) else v).detach().float().contiguous()
+    dtype = torch.float16 if half else torch.float32
+    payload = {k: (torch.as_tensor(v) if not isinstance(v, torch.Tensor) else v).detach().to(dtype).contiguous()
                for k, v in tensors.items()}
     with atomic_path(path, suffix=".safetensors") as tmp:
         save_file(payload, str(tmp), metadata={"meta": json.dumps(meta)})

@@ -29,7 +29,7 @@ T_MIN = np.float32(1e-4)
 EXP_FLOOR = np.float32(-8.0)  # exp(-8) * 1 < 1/255, so anything clamped here is skipped anyway
 CULL_MARGIN = np.float32(1e-3)  # widens the culling ellipse past the polynomial exp's error
 CHECK_EVERY = 16
-REDUCE_BLOCK = 512  # Gaussians per parallel work item in the final reduce (both its loops run with chunksize 1)  # forward checks "every pixel of the sub-tile finished" after this many pairs
+REDUCE_BLOCK = 512  # Gaussians per parallel work item in the final reduce  # forward checks "every pixel of the sub-tile finished" after this many pairs
 
 _F0 = np.float32(0.0)
 _F1 = np.float32(1.0)
@@ -462,7 +462,7 @@ def _backward_subtile(params, gid, mask, k0, k1, s, scratch, stop, isect_grads):
 def reduce_gradients(params, gid, isect_grads, n_chunks, grad_params):
     """Per-Gaussian gradients [N, 10] (means2d, conic a/b/c, opacity, features) from the intersection sums.
 
-    Call with parallel chunksize 1. Each of `n_chunks` threads streams a contiguous run of intersections into its own [N, 10] partial sum (reads
+    Call with static scheduling (chunksize 0). Each of `n_chunks` threads streams a contiguous run of intersections into its own [N, 10] partial sum (reads
     stay sequential, the scattered adds hit a cache-resident buffer, no atomics); the partials are then summed and
     turned into gradients w.r.t. the 2D mean and conic.
     """

@@ -128,7 +128,7 @@ class _ProjectNumba(torch.autograd.Function):
         view, intr, limits, near = _kernel_camera(camera)
         means2d, conics = np.empty((n, 2), np.float32), np.empty((n, 3), np.float32)
         depths, radii, valid = np.empty(n, np.float32), np.empty(n, np.int32), np.empty(n, np.bool_)
-        with numba.parallel_chunksize(1):
+        with numba.parallel_chunksize(0):  # equal blocks: static split
             PK.project_forward(*arrays, view, intr, limits, camera.width, camera.height, near, means2d, conics,
                                depths, radii, valid)
         ctx.state = (arrays, view, intr, limits, near, valid, conics)
@@ -142,7 +142,7 @@ class _ProjectNumba(torch.autograd.Function):
         arrays, view, intr, limits, near, valid, conics = ctx.state
         n = arrays[0].shape[0]
         grads = (np.empty((n, 3), np.float32), np.empty((n, 3), np.float32), np.empty((n, 4), np.float32))
-        with numba.parallel_chunksize(1):
+        with numba.parallel_chunksize(0):  # equal blocks: static split
             PK.project_backward(*arrays, view, intr, limits, near, valid, conics, _as_f32(grad_means2d),
                                 _as_f32(grad_conics), _as_f32(grad_depths), *grads)
         return torch.from_numpy(grads[0]), torch.from_numpy(grads[1]), torch.from_numpy(grads[2]), None

@@ -17,10 +17,13 @@ from .projection import colors_from_sh, project_gaussians
 
 # Tiles differ a lot in work (face centre vs empty corners), so tile loops hand out one tile at a time
 # (chunksize 1, which only the omp threading layer honours well); per-Gaussian loops are uniform and cheap per
-# iteration, so they take large chunks to keep the scheduling cost negligible. Loops over pre-made blocks of
-# Gaussians (projection, reduce) use chunksize 1 too: a large chunk would hand every block to one thread.
+# iteration, so they take large chunks to keep the scheduling cost negligible. Loops over pre-made equal blocks
+# (projection, reduce) are split statically (chunksize 0). Beware: the chunksize also applies to the parallel loops
+# numba makes of array expressions such as np.zeros inside a kernel, so chunksize 1 around those costs one
+# scheduling round trip per element.
 TILE_CHUNK = 1
 GAUSSIAN_CHUNK = 1024
+STATIC = 0
 EPS_ALPHA = 1e-6  # below this accumulated alpha the expected depth is reported as 0
 
 
@@ -126,6 +129,7 @@ class _RasterizeNumba(torch.autograd.Function):
         with numba.parallel_chunksize(TILE_CHUNK):
             K.backward(params, bins.tile_start, bins.gid, bins.mask, width, height, bins.tiles_x, feat, trans, last,
                        sub_end, grad_feat, grad_alpha, isect_grads)
+        with numba.parallel_chunksize(STATIC):
             K.reduce_gradients(params, bins.gid, isect_grads, numba.get_num_threads(), grad_params)
         g = torch.from_numpy(grad_params)
         return g[:, 0:2], g[:, 2:5], g[:, 5], g[:, 6:9], g[:, 9], None, None, None
