@@ -20,8 +20,9 @@ import torch  # noqa: E402
 
 from bench._report import SHARED_DATA, machine_line, markdown_table, write_section  # noqa: E402
 from talkface.audio.features import SpeechFeatures  # noqa: E402
-from talkface.eval import (SPEECH_SIGNALS, audio_beats, av_offset, beat_alignment, blink_duration, blink_rate,  # noqa: E402
-                           lagged_correlation, motion_beats, mouth_correlation, pose_diversity, speech_envelope)
+from talkface.eval import (SPEECH_SIGNALS, audio_beats, av_offset, beat_alignment,  # noqa: E402
+                           blink_duration, blink_rate, lagged_correlation, motion_beats, mouth_correlation,
+                           pose_diversity, speech_envelope)
 from talkface.face import mouth_opening  # noqa: E402
 from talkface.face.geometry import euler_degrees  # noqa: E402
 from talkface.media import load_audio  # noqa: E402
@@ -61,7 +62,8 @@ def held_out_rows():
                 motion.pose[:, 3:] += tr.pose[0, 3:] - motion.pose[0, 3:]
             pose.append((name, label, pose_diversity(tr.pose)["rotation_deg"],
                          pose_diversity(motion.pose)["rotation_deg"],
-                         beat_alignment(motion_beats(tr.pose), beats), beat_alignment(motion_beats(motion.pose), beats)))
+                         beat_alignment(motion_beats(tr.pose), beats),
+                         beat_alignment(motion_beats(motion.pose), beats)))
     return sync, pose
 
 
@@ -145,6 +147,12 @@ def disentanglement() -> list[tuple[str, int, int]]:
     return rows
 
 
+def input_names(config) -> str:
+    """Which speech inputs the expression generator reads, in words."""
+    names = [n for n, on in (("log-mel", config.use_mel), ("phoneme posteriors/embedding", config.use_phonemes)) if on]
+    return " + ".join(names)
+
+
 def main() -> None:
     torch.set_num_threads(1)
     fmt = lambda v, d=2: f"{v:.{d}f}"  # noqa: E731
@@ -157,14 +165,15 @@ def main() -> None:
     model = load_expression()
 
     lines = [f"Machine: {machine_line()}. Expression generator inputs: "
-             f"{' + '.join(n for n, on in (('log-mel', model.config.use_mel), ('phoneme posteriors/embedding', model.config.use_phonemes)) if on)}, "
+             f"{input_names(model.config)}, "
              f"{len(model.members)}-member ensemble; "
              f"weights in `src/talkface/motion/weights/` (see MODEL_CARD.md; training numbers in {report.name}).", ""]
     lines += ["**Lip sync, held-out clips driven by their own audio** (reference = first frame; generated coefficients "
-              "decoded to the inner-lip gap). `lag` = best lag of generated vs tracked mouth (±5 frames, > 0: generated "
-              "late); AV offset = `talkface.eval.av_offset` of the mouth (real / generated) vs the phoneme encoder's "
-              "openness and vs the speech envelope (> 0: audio late). The envelope is unreliable on some clips "
-              "(its real offsets of +10 / -7 frames are not plausible sync errors).", ""]
+              "decoded to the inner-lip gap). `lag` = best lag k of pearson(generated[t], tracked[t + k]) "
+              "(±5 frames; k < 0: generated late by -k frames); AV offset = `talkface.eval.av_offset` of the mouth "
+              "(real / generated) vs the phoneme encoder's openness and vs the speech envelope (> 0: audio late). "
+              "The envelope misleads on some clips (its real offsets of +10 / -7 frames are not plausible "
+              "sync errors).", ""]
     rows = [(r[0], fmt(r[1])) + tuple(f"{v:+d}" for v in r[2:]) for r in sync]
     rows.append(("**mean**", f"**{np.mean([r[1] for r in sync]):.2f}**", "", "", "", "", ""))
     lines.append(markdown_table(["clip", "mouth corr", "lag gen vs real", "AV offset real (openness)",
@@ -177,8 +186,8 @@ def main() -> None:
               "alignment = Bailando score vs audio onsets). Real talking clips overall: diversity "
               f"{ranges['diversity'][0]:.2f}–{ranges['diversity'][2]:.2f} (median {ranges['diversity'][1]:.2f}), "
               f"beat alignment {ranges['beat'][0]:.2f}–{ranges['beat'][2]:.2f} (median {ranges['beat'][1]:.2f}).", ""]
-    lines.append(markdown_table(["clip", "style", "diversity real", "diversity gen", "beat align real", "beat align gen"],
-                                [(n, s, fmt(a), fmt(b), fmt(c), fmt(d)) for n, s, a, b, c, d in pose]))
+    header = ["clip", "style", "diversity real", "diversity gen", "beat align real", "beat align gen"]
+    lines.append(markdown_table(header, [(n, s, fmt(a), fmt(b), fmt(c), fmt(d)) for n, s, a, b, c, d in pose]))
     lines += ["", f"**Ten minutes** (30 s held-out speech repeated 20×, seed 11): generated in {seconds:.1f} s = "
               f"**{TEN_MINUTES / seconds:.0f} frames/s** (lips + pose + brows + eyes, speech features given). "
               f"Per-minute mean yaw/pitch/roll spread over the 10 minutes: "

@@ -53,7 +53,8 @@ Seed = Annotated[int, typer.Option("--seed", help="Random seed of the generated 
 
 OPTIONS: dict[str, tuple[Any, Any]] = {
     "still": (Still, False), "pose_style": (PoseStyle, None), "pose_from": (PoseFrom, None), "blink": (Blink, "auto"),
-    "eyes_from": (EyesFrom, None), "expression_from": (ExpressionFrom, None), "expression_scale": (ExpressionScale, 1.0),
+    "eyes_from": (EyesFrom, None), "expression_from": (ExpressionFrom, None),
+    "expression_scale": (ExpressionScale, 1.0),
     "head_motion_scale": (HeadMotionScale, 1.0), "yaw": (Yaw, None), "pitch": (Pitch, None), "roll": (Roll, None),
     "seed": (Seed, 0),
 }

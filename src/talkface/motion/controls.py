@@ -29,6 +29,10 @@ class Keyframes:
     times: tuple[float, ...]
     values: tuple[float, ...]
 
+    def __str__(self) -> str:
+        """The 'seconds:degrees,...' form the flags accept."""
+        return ",".join(f"{t:g}:{v:g}" for t, v in zip(self.times, self.values))
+
     def at(self, n_frames: int, fps: float = FPS) -> np.ndarray:
         """The angle at each of `n_frames` frame instants (degrees)."""
         return np.interp(np.arange(n_frames) / fps, self.times, self.values).astype(np.float32)
@@ -133,7 +137,8 @@ class MotionControls:
             blink = blink.strip().lower()
         else:
             blink = _check_video("blink", blink)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= MAX_SEED:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) \
+                or not 0 <= self.seed <= MAX_SEED:
             raise UserError(f"--seed must be a whole number from 0 to {MAX_SEED} (got {self.seed}).")
         return replace(
             self, pose_style=None if self.pose_style is None else int(self.pose_style),

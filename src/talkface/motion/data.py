@@ -121,7 +121,3 @@ def load_clips(folder: str, held_out: bool, with_speech: bool = True) -> list[Cl
         out.append(Clip(path.name, speaker_of(path.name), cached_track(path), speech))
     return out
 
-
-def valid_mask(track: FaceTrack) -> np.ndarray:
-    """Frames with a tracked face (interpolated short gaps count as valid)."""
-    return np.asarray(track.valid, bool)
