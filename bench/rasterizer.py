@@ -285,7 +285,8 @@ def main() -> None:
         f"**Two threads, wall clock.** Medians over {rounds} round(s) of {args.repeats}-run medians; *quietest* is "
         "the best round's median; throughput uses the quietest raster time. Ceiling: fp32 matmul "
         f"{gflops:.0f} GFLOP/s (torch, 2048², 2 threads, best of two) = {gflops / FLOPS_PER_PAIR_FORWARD:.2f} "
-        f"Gpair/s forward, {gflops / FLOPS_PER_PAIR_BACKWARD:.2f} Gpair/s backward.",
+        f"Gpair/s forward, {gflops / FLOPS_PER_PAIR_BACKWARD:.2f} Gpair/s backward. Ceiling and kernels are timed "
+        "at different moments of a shared machine, so these percentages are indicative only (they can exceed 100 %).",
         "",
         two_thread_table(results, gflops),
         "",

@@ -12,6 +12,8 @@ from typing import Optional
 import typer
 
 from .errors import UserError
+from .motion.cli_options import motion_options
+from .motion.controls import MotionControls
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Speech to talking-head video on an ordinary CPU.")
@@ -47,27 +49,57 @@ def track(
     print(f"tracked {result.n_frames} frames ({result.valid.mean():.0%} with a face) -> {output}")
 
 
+DEMO_SENTENCE = ("Hello! I am a talking head made by talkface, on an ordinary computer with no graphics card. "
+                 "Give me a photo and some words, and I will say them.")
+
+
 @app.command()
 def demo(
     output_dir: Path = typer.Option(Path("talkface-demo"), "-o", "--output-dir", help="Folder for the demo outputs."),
 ) -> None:
-    """Run the most complete pipeline on built-in inputs (scikit-image's astronaut photo); no arguments needed."""
+    """Animate a bundled public-domain portrait (scikit-image's astronaut) saying a sentence; no arguments needed."""
     from skimage import data
 
-    from .atomic import atomic_path
-    from .face import track_video
-    from .face.preview import write_preview
+    from .portrait import animate as animate_portrait
 
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserError(f"{output_dir}: exists and is not a directory.")
     output_dir.mkdir(parents=True, exist_ok=True)
-    image = output_dir / "astronaut.png"
-    with atomic_path(image) as tmp:
-        import cv2
-        cv2.imwrite(str(tmp), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
-    result = track_video(image)
-    result.save(output_dir / "astronaut_track.npz")
-    write_preview(image, result, output_dir / "astronaut_preview.mp4")
-    print(f"demo: tracked the astronaut photo -> {output_dir / 'astronaut_track.npz'}, "
-          f"preview {output_dir / 'astronaut_preview.mp4'}")
+    out = output_dir / "astronaut_talking.mp4"
+    result = animate_portrait(data.astronaut(), out, text=DEMO_SENTENCE, progress=True)
+    print(f"demo: the astronaut says {result.seconds:.1f} s of speech -> {out}")
+
+
+@app.command()
+@motion_options
+def animate(
+    image: Path = typer.Argument(..., help="Photo with one face (any common image format)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Video to write (.mp4)."),
+    audio: Optional[Path] = typer.Option(None, "--audio", help="Speech to say (any audio or video file)."),
+    text: Optional[str] = typer.Option(None, "--text", help="Text to say with the offline voice."),
+    size: int = typer.Option(512, "--size", help="Face-crop size of the output: 512 or 256."),
+    full: bool = typer.Option(False, "--full", help="Paste the animated face back into the whole photo."),
+    face_index: Optional[int] = typer.Option(None, "--face-index", help="Which face to animate when the photo has "
+                                             "several (0 = leftmost)."),
+    *, motion: MotionControls,
+) -> None:
+    """Make the face in IMAGE say --audio or --text (SadTalker-style one-photo animation, on the CPU)."""
+    from .portrait import animate as animate_portrait
+
+    _output_path(output, (".mp4",))
+    if (audio is None) == (text is None):
+        raise UserError("give exactly one of --audio or --text.")
+    if text is not None and not text.strip():
+        raise UserError("--text is empty; give some words to speak.")
+    if audio is not None and not audio.exists():
+        raise UserError(f"{audio}: no such file.")
+    if size not in (256, 512):
+        raise UserError(f"--size must be 256 or 512, got {size}.")
+    if face_index is not None and face_index < 0:
+        raise UserError(f"--face-index must be 0 or more, got {face_index}.")
+    result = animate_portrait(image, output, audio=audio, text=text, controls=motion, size=size, full=full,
+                              face_index=face_index, progress=True)
+    print(f"animated {result.motion.n_frames} frames ({result.seconds:.2f} s) -> {output}")
 
 
 @app.command("eval")

@@ -54,9 +54,13 @@ def test_out_of_vocabulary_words_use_espeak():
     assert labels[:3] == ["DH", "AH", "Z"]
 
 
-def test_non_english_transcripts_are_refused():
+def test_non_english_transcripts_are_refused(data_dir):
+    noise = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
     with pytest.raises(UserError, match="words"):
-        align(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 16000, "海尔集团")
+        align(noise, 16000, "海尔集团")
+    audio, sr = sf.read(data_dir / "speech_multilingual" / "German1.wav", dtype="float32")
+    with pytest.raises(UserError, match="English-only"):
+        align(audio, sr, "Ich bin sehr froh, dass wir uns heute hier treffen und zusammen arbeiten können")
 
 
 @pytest.mark.slow

@@ -59,6 +59,7 @@ def align(audio: np.ndarray, sr: int, transcript: str) -> list[Phone]:
     words = words_of(transcript)
     if not words:
         raise UserError("the transcript has no words to align.")
+    check_english(words)
     audio16 = _to_16k(audio, sr)
     if len(audio16) < SR // 10:
         raise UserError("the audio is too short to align (under 0.1 s).")
@@ -67,6 +68,15 @@ def align(audio: np.ndarray, sr: int, transcript: str) -> list[Phone]:
     else:
         phones = _align_long(audio16, words)
     return _fill_silence(phones, len(audio16) / SR)
+
+
+def check_english(words: list[str], max_unknown: float = 0.3) -> None:
+    """Refuse transcripts that do not look English (too many words missing from cmudict): alignment is
+    English-only, and letter-to-sound guesses for a whole foreign sentence would give confident nonsense."""
+    unknown = sum(w not in _cmudict() for w in words)
+    if len(words) >= 4 and unknown > max_unknown * len(words):
+        raise UserError(f"the transcript does not look like English ({unknown} of {len(words)} words are not in "
+                        "the English pronunciation dictionary); forced alignment is English-only.")
 
 
 def _to_16k(audio: np.ndarray, sr: int) -> np.ndarray:
