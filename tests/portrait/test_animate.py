@@ -10,8 +10,8 @@ DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PORTRAIT = DATA / "portraits" / "people_0.png"
 SPEECH = DATA / "speech" / "LJ001-0001.wav"
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not (PORTRAIT.is_file() and SPEECH.is_file()), reason="shared test data not found")]
+# Not marked slow on purpose: this is the end-to-end subset of the one-photo path that CI runs (~15 s).
+pytestmark = [pytest.mark.skipif(not (PORTRAIT.is_file() and SPEECH.is_file()), reason="shared test data not found")]
 
 
 @pytest.fixture(scope="module")
