@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import talkface  # noqa: F401  (first: sets OMP_WAIT_POLICY/NUMBA_THREADING_LAYER before torch or numba load)
+
 os.environ.setdefault("GLOG_minloglevel", "2")
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
