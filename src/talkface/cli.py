@@ -28,6 +28,16 @@ def _output_path(path: Path, suffixes: tuple[str, ...]) -> Path:
     return path
 
 
+def _check_speech_source(audio: Optional[Path], text: Optional[str]) -> None:
+    """Exactly one of --audio (an existing file) or --text (non-empty) must be given."""
+    if (audio is None) == (text is None):
+        raise UserError("give exactly one of --audio or --text.")
+    if text is not None and not text.strip():
+        raise UserError("--text is empty; give some words to speak.")
+    if audio is not None and not audio.exists():
+        raise UserError(f"{audio}: no such file.")
+
+
 @app.command()
 def track(
     video: Path = typer.Argument(..., help="Video (or image) with one face."),
@@ -87,12 +97,7 @@ def animate(
     from .portrait import animate as animate_portrait
 
     _output_path(output, (".mp4",))
-    if (audio is None) == (text is None):
-        raise UserError("give exactly one of --audio or --text.")
-    if text is not None and not text.strip():
-        raise UserError("--text is empty; give some words to speak.")
-    if audio is not None and not audio.exists():
-        raise UserError(f"{audio}: no such file.")
+    _check_speech_source(audio, text)
     if size not in (256, 512):
         raise UserError(f"--size must be 256 or 512, got {size}.")
     if face_index is not None and face_index < 0:
@@ -216,12 +221,7 @@ def speak(
     from .avatar.store import read_config
 
     _output_path(output, (".mp4",))
-    if (audio is None) == (text is None):
-        raise UserError("give exactly one of --audio or --text.")
-    if text is not None and not text.strip():
-        raise UserError("--text is empty; give some words to speak.")
-    if audio is not None and not audio.exists():
-        raise UserError(f"{audio}: no such file.")
+    _check_speech_source(audio, text)
     for flag, value, named in (("--pose", pose, ("train", "still")), ("--blink", blink, ("train", "off"))):
         if value not in named and not Path(value).is_file():
             raise UserError(f"{flag} {value!r} is neither {' nor '.join(named)} nor an existing video file.")
