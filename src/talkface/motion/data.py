@@ -47,52 +47,24 @@ def cached_track(path: str | Path) -> FaceTrack:
 
 
 def encoder_version() -> str:
-    """Identity of the phoneme encoder weights (mtime + size), or '' when they do not exist yet."""
+    """Identity of the shipped phoneme encoder weights (size + mtime), keying the feature cache."""
     from ..audio.encoder import WEIGHTS
 
-    if not WEIGHTS.is_file():
-        return ""
     st = WEIGHTS.stat()
     return f"{st.st_size}-{st.st_mtime_ns}"
 
 
 def cached_speech(path: str | Path):
-    """SpeechFeatures of the audio of `path`, computed once per encoder version and then read from the cache.
-
-    Before the phoneme encoder's weights exist, the features carry only the log-mel (posterior and embedding
-    arrays are empty placeholders marked `phonemes_source='mel-only'`); models trained then read the mel alone.
-    """
+    """SpeechFeatures of the audio of `path`, computed once per phoneme-encoder version and then read from the cache."""
     from ..audio.features import SpeechFeatures, features_from_file
 
     path = Path(path)
-    version = encoder_version()
-    target = cache_dir() / f"speech-{_file_key(path, version or 'mel-only')}.npz"
+    target = cache_dir() / f"speech-{_file_key(path, encoder_version())}.npz"
     if target.is_file():
-        feats = SpeechFeatures.load(target)
-    elif version:
-        feats = features_from_file(path)
-        feats.save(target)
-    else:
-        feats = mel_only_features(path)
-        feats.save(target)
-    if not version:
-        feats.phonemes_source = "mel-only"
+        return SpeechFeatures.load(target)
+    feats = features_from_file(path)
+    feats.save(target)
     return feats
-
-
-def mel_only_features(source: Path | np.ndarray):
-    """SpeechFeatures with the log-mel of a file or 16 kHz array and zero posterior/embedding placeholders
-    (used only while the phoneme encoder is not trained yet)."""
-    from ..audio.features import SpeechFeatures
-    from ..audio.mel import SR, log_mel
-    from ..media import load_audio
-
-    audio = source if isinstance(source, np.ndarray) else load_audio(source, SR)
-    mel = log_mel(audio)
-    n2 = (len(mel) + 1) // 2
-    post = np.zeros((n2, 40), np.float32)
-    post[:, 0] = 1.0  # SIL is phone 0
-    return SpeechFeatures(mel, post, np.zeros((n2, 128), np.float32), len(audio) / SR, None, "mel-only")
 
 
 @dataclass

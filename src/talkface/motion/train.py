@@ -87,16 +87,10 @@ def mouth_clip(clip: Clip, use_phonemes: bool, use_mel: bool = True, shift: int 
 
 def silence_row(use_phonemes: bool, use_mel: bool = True) -> np.ndarray:
     """The expression inputs of one frame of digital silence, through the same front-end as real speech."""
-    from .data import mel_only_features
+    from ..audio.features import compute_features
     from .features import expression_inputs
 
-    audio = np.zeros(16000, np.float32)
-    if use_phonemes:
-        from ..audio.features import compute_features
-
-        feats = compute_features(audio, 16000)
-    else:
-        feats = mel_only_features(audio)
+    feats = compute_features(np.zeros(16000, np.float32), 16000)
     x = expression_inputs(feats, use_phonemes, None, use_mel)
     return x[len(x) // 2]
 
