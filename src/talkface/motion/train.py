@@ -18,7 +18,7 @@ import torch
 
 from ..face import mouth_opening, shipped_morphable
 from ..face.landmarks import MOUTH_GAP
-from .data import Clip, encoder_version, load_clips
+from .data import Clip, load_clips
 from .weights import WEIGHTS_DIR
 
 REPORT = WEIGHTS_DIR / "training_report.json"
@@ -188,12 +188,11 @@ def train_expression(train: list[Clip], held: list[Clip], steps: int, seed: int,
     returns its held-out numbers.
 
     With `align`, each clip's speech is shifted so its measured AV offset equals the median over the clips (real
-    footage is often a few frames out of sync). Without the phoneme encoder the log-mel is used whatever `use_mel`."""
+    footage is often a few frames out of sync). Inputs are the phoneme encoder's features, plus the log-mel with `use_mel`."""
     from .expression import ExpEnsemble, ExpressionConfig, load_expression, save_expression
 
-    use_ph = bool(encoder_version())
-    use_mel = use_mel or not use_ph
-    offsets = [speech_offset(c) for c in train] if align and use_ph else [0] * len(train)
+    use_ph = True  # the phoneme encoder ships with the package
+    offsets = [speech_offset(c) for c in train] if align else [0] * len(train)
     median = int(np.median(offsets))
     shifts = [o - median for o in offsets]
     data = [mouth_clip(c, use_ph, use_mel, k) for c, k in zip(train, shifts)]
