@@ -1,7 +1,9 @@
 """Phoneme → viseme table, per-frame viseme probabilities, and a mouth-openness signal.
 
 The 15 visemes follow the widely used Oculus/Meta lip-sync set (sil, PP, FF, TH, DD, kk, CH, SS, nn, RR, aa,
-E, ih, oh, ou): each groups phones whose mouth shape looks alike from the front.
+E, ih, oh, ou), which is the MPEG-4 facial-animation viseme table (14 visemes: p b m / f v / th dh / t d /
+k g / ch jh sh / s z / n l / r / a / e / i / o / u) plus silence: each groups phones whose mouth shape looks
+alike from the front. ARPAbet phones that table leaves out are placed by their mouth shape (below).
 
 | viseme | ARPAbet phones | mouth shape |
 |---|---|---|
@@ -21,7 +23,9 @@ E, ih, oh, ou): each groups phones whose mouth shape looks alike from the front.
 | oh | AO OW OY | open, rounded |
 | ou | UW UH W | small rounded opening |
 
-Diphthongs are listed under their first (more open) target. Openness (0 = lips closed, 1 = widest) is a
+Diphthongs are listed under their first (more open) target.
+`viseme_probs` is the single-pass read-out (posteriors summed per viseme); `decode.decoded_viseme_probs` is the
+decoded one (posteriors averaged over vocal-tract-length warps first), more accurate on unseen speakers. Openness (0 = lips closed, 1 = widest) is a
 per-phone jaw/lip opening used for audio-visual offset estimation and as a simple lip target.
 """
 from __future__ import annotations
@@ -71,7 +75,11 @@ def openness_weights() -> np.ndarray:
 
 
 def viseme_probs(posteriors: np.ndarray) -> np.ndarray:
-    """Per-frame viseme probabilities [F, 15] from phone posteriors [F, P] (sum of each group)."""
+    """Per-frame viseme probabilities [F, 15] from phone posteriors [F, P] (sum of each group).
+
+    Pure function of the posteriors it is given; `decode.decoded_viseme_probs(features)` gives the decoded
+    read-out (several encoder passes averaged) when the features' log-mel is at hand.
+    """
     return np.asarray(posteriors, np.float32) @ phone_to_viseme_matrix()
 
 
