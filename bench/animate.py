@@ -32,12 +32,26 @@ def first_frame(path: Path) -> np.ndarray:
     return next(iter(iter_frames(path)))
 
 
-def identity_drift(source_track, generated_track) -> float:
-    """Median over frames of the mean distance of non-mouth canonical points to the source's, ÷ inter-ocular (6.3 cm)."""
+def identity_drift(source_shape: np.ndarray, generated_track) -> float:
+    """Median over frames of the mean distance of non-mouth canonical points to `source_shape` [478,3] (the source
+    photo's), ÷ inter-ocular (6.3 cm)."""
     mouth = region_indices(canonical_face().mean)["mouth"]
     keep = np.setdiff1d(np.arange(468), mouth)
-    diff = np.linalg.norm(generated_track.landmarks3d[:, keep] - source_track.landmarks3d[:1, keep], axis=-1)
+    diff = np.linalg.norm(generated_track.landmarks3d[:, keep] - np.asarray(source_shape)[None, keep], axis=-1)
     return float(np.median(diff.mean(1)) / 6.3)
+
+
+def tracker_floor(model, out_dir: Path, n: int = 50) -> float:
+    """Identity drift of a motionless video of the photo's own crop (encoded and tracked like the generated video):
+    what re-tracking alone costs, i.e. the drift a perfect renderer of a motionless face would show."""
+    from talkface.face import track_video
+    from talkface.media import VideoWriter
+
+    path = out_dir / "floor.mp4"
+    with VideoWriter(path, fps=25) as writer:
+        for _ in range(n):
+            writer.write(model.crop)
+    return identity_drift(model.track.landmarks3d[0], track_video(path))
 
 
 def background_change(path: Path, source_rgb: np.ndarray) -> float:
@@ -67,19 +81,30 @@ def run_clip(clip: Path, out_dir: Path, cache: dict) -> dict:
     animate(image, still, audio=clip, size=512, controls=MotionControls(still=True))
     return {"clip": clip.stem, "frames": result.motion.n_frames, "fps": result.motion.n_frames / seconds,
             "corr": mouth_correlation(g, r), "off_gen": off_gen.offset, "off_real": off_real.offset,
-            "identity": identity_drift(track_once(clip, cache).slice(0, 1), gen),
+            "identity": identity_drift(result.model.track.landmarks3d[0], gen),
+            "identity_clip_f0": identity_drift(real.landmarks3d[0], gen),
+            "floor": tracker_floor(result.model, out_dir),
             "bg_still": background_change(still, image)}
 
 
 def main() -> None:
+    """Run every held-out clip and write the section; `--clips a.mp4 b.mp4` runs only those and writes nothing."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", nargs="+", help="held-out clip names to run (a partial run does not write docs)")
+    args = parser.parse_args()
+    names = args.clips or list(HELD_OUT_VIDEOS)
     cache: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [run_clip(SHARED_DATA / "videos" / name, Path(tmp), cache) for name in HELD_OUT_VIDEOS]
+        rows = [run_clip(SHARED_DATA / "videos" / name, Path(tmp), cache) for name in names]
     table = markdown_table(
         ["held-out clip", "frames", "end-to-end fps (512², no TTS)", "mouth-opening corr vs real",
-         "AV offset generated / real (frames)", "identity drift (% IOD)", "background change, --still (0–255)"],
+         "AV offset generated / real (frames)", "identity drift (% IOD)", "re-tracking floor (% IOD)",
+         "drift vs the clip's smoothed frame-0 track (% IOD)", "background change, --still (0–255)"],
         [[r["clip"], r["frames"], f"{r['fps']:.1f}", f"{r['corr']:.2f}", f"{r['off_gen']:+d} / {r['off_real']:+d}",
-          f"{100 * r['identity']:.2f}", f"{r['bg_still']:.2f}"] for r in rows])
+          f"{100 * r['identity']:.2f}", f"{100 * r['floor']:.2f}", f"{100 * r['identity_clip_f0']:.2f}",
+          f"{r['bg_still']:.2f}"] for r in rows])
     mean_corr = statistics.mean(r["corr"] for r in rows)
     rel = [r["off_gen"] - r["off_real"] for r in rows]
     body = (f"## One photo + speech: `talkface animate` (`bench/animate.py`)\n\n{machine_line()}\n\n"
@@ -89,11 +114,22 @@ def main() -> None:
             "the inner-lip gap tracked on the generated vs the real video. AV offset = lag maximising the "
             "correlation of mouth opening with the encoder's openness signal (k > 0: audio late); real clips carry "
             "their own offset, so the generated offset is compared with the real one. Identity drift = median over "
-            "frames of the mean distance of non-mouth canonical landmarks to the source photo's, ÷ inter-ocular "
-            "distance. Background change = mean |Δ| of pixels outside the dilated person mask with `--still`.\n\n"
+            "frames of the mean distance of non-mouth canonical landmarks (generated video, tracked) to the source "
+            "photo's own landmarks (the photo tracked as a still, exactly what the renderer animates), ÷ inter-ocular "
+            "distance. Re-tracking floor = the same drift for a motionless 50-frame video of the photo's crop (H.264, "
+            "video tracker): what tracking alone costs. The last drift column compares with the real clip's "
+            "frame 0 as tracked inside the clip (this bench's reference until now): the video tracker's "
+            "zero-phase pose smoothing mixes in the following frames, so when the head moves fast at the start "
+            "(wda_aoc: pitch 0.5° raw → 2.0° smoothed) that reference is not the photo's shape (3.7% IOD apart "
+            "on wda_aoc with no motion rendered at all). Background change = mean |Δ| of pixels outside the "
+            "dilated person mask with `--still`.\n\n"
             + table + f"\n\nMean mouth-opening correlation {mean_corr:.2f} (target ≥ 0.6); generated − real AV offset "
             f"{rel} frames (target 0 ± 1); median speed {statistics.median(r['fps'] for r in rows):.1f} frames/s "
-            "(target ≥ 25).\n")
+            f"(target ≥ 25); largest identity drift {100 * max(r['identity'] for r in rows):.2f}% IOD "
+            "(target ≤ 2).\n")
+    if args.clips:
+        print(body)
+        return
     write_section("animate", body)
 
 

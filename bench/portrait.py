@@ -1,6 +1,7 @@
 """Portrait renderer speed: mesh-warp time and frames/s at 256² and 512², alone and end to end with H.264 encoding.
 
-    .venv/bin/python bench/portrait.py
+    .venv/bin/python bench/portrait.py            → the "portrait" section (speed)
+    .venv/bin/python bench/portrait.py --quality  → the "portrait-quality" section (novel views, inner mouth)
 
 Motion is synthetic but real-shaped: the shipped morphable model's first mouth and eye modes and a head sway,
 so every frame moves vertices, refreshes the inner-mouth texture and re-warps the whole crop.
@@ -88,8 +89,150 @@ def bench_animate(size: int) -> list[object]:
             f"{result.seconds / seconds:.1f}x"]
 
 
+# ---- quality: the photo re-rendered at the real clip's later poses and expressions, against those real frames ----
+TURN_CLIPS = ("videos/feifeili_clip1.mp4", "driving/liveportrait_d3.mp4", "videos/kitchen_talk.mp4",
+              "videos/obama_clip2.mp4")
+MOUTH_CLIPS = ("videos/obama_clip2.mp4", "videos/feifeili_clip3.mp4", "videos/andrew_clip2.mp4")
+MAX_QUALITY_FRAMES = 300
+
+
+def reenactment(clip: Path, cache: dict):
+    """(frames, track, model): the clip's first `MAX_QUALITY_FRAMES` frames at 25 fps, its track, and the
+    512² portrait model of its first frame."""
+    from talkface.eval import track_once
+    from talkface.media import iter_frames
+    from talkface.portrait import build_portrait
+
+    frames = [f for _, f in zip(range(MAX_QUALITY_FRAMES), iter_frames(clip, 25.0))]
+    track = track_once(clip, cache)
+    return frames, track, build_portrait(frames[0], size=512)
+
+
+def driven(model, track, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pose, shape) that re-enacts frame `t` of `track` on the photo: the rotation and translation relative to the
+    clip's frame 0 applied on the photo's pose, the expression offsets on the photo's rest shape."""
+    from talkface.face.geometry import axis_angle_to_matrix, matrix_to_axis_angle
+
+    r0v = axis_angle_to_matrix(track.pose[0, :3].astype(np.float64))
+    r0p = axis_angle_to_matrix(model.track.pose[0, :3].astype(np.float64))
+    pose = model.track.pose[0].copy()
+    pose[:3] = matrix_to_axis_angle(axis_angle_to_matrix(track.pose[t, :3].astype(np.float64)) @ r0v.T @ r0p)
+    pose[3:] = model.track.pose[0, 3:] + track.pose[t, 3:] - track.pose[0, 3:]
+    return pose, track.landmarks3d[t] - track.landmarks3d[0] + model.track.landmarks3d[0]
+
+
+def _mask(points: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+    m = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(m, [np.round(points).astype(np.int32)], 1)
+    return m > 0
+
+
+def turn_row(clip: Path, cache: dict) -> list[object]:
+    """Face-region MAE (0–255, lips excluded) of the re-enacted frames whose real head turned > 12° from frame 0,
+    with and without the side completion, and of frames within 5° (control); background MAE (outside the person
+    in both the photo and the real frame) over all those frames, with and without the background pinned."""
+    import cv2
+    from dataclasses import replace
+    from talkface.face.geometry import euler_degrees
+    from talkface.face.landmarks import FACE_OVAL, LIPS_OUTER
+    from talkface.face.mediapipe_models import PersonSegmenter
+    from talkface.portrait import PortraitRenderer, build_portrait
+
+    frames, track, model = reenactment(clip, cache)
+    yaw = euler_degrees(track.pose[:, :3])[:, 0]
+    renderers = {"with": PortraitRenderer(model), "without": PortraitRenderer(replace(model, sides=None)),
+                 "unpinned": PortraitRenderer(build_portrait(frames[0], size=512, pin_background=False))}
+    err = {"with": [], "without": []}
+    small, background = [], {"with": [], "unpinned": []}
+    segmenter = PersonSegmenter()
+    grow = np.ones((21, 21), np.uint8)
+    photo_person = cv2.dilate((segmenter.mask(model.crop) > 0.3).astype(np.uint8), grow) > 0
+    for t in range(1, min(len(frames), track.n_frames), 2):
+        turned = abs(yaw[t] - yaw[0])
+        if 5 <= turned <= 12:
+            continue
+        pose, shape = driven(model, track, t)
+        lm = model.box.to_crop(track.landmarks2d[t], 512)
+        lips = cv2.dilate(_mask(lm[list(LIPS_OUTER)], 512).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+        mask = _mask(lm[list(FACE_OVAL)], 512) & ~lips
+        real_u8 = model.box.extract(frames[t], 512)
+        real = real_u8.astype(np.float32)
+        wall = ~(photo_person | (cv2.dilate((segmenter.mask(real_u8) > 0.3).astype(np.uint8), grow) > 0))
+        for k, r in renderers.items():
+            if k == "without" and turned < 5:
+                continue
+            diff = np.abs(r.render(pose, shape).astype(np.float32) - real).mean(2)
+            if k in background and wall.any():
+                background[k].append(float(diff[wall].mean()))
+            if k != "unpinned":
+                (small if turned < 5 else err[k]).append(float(diff[mask].mean()))
+    segmenter.close()
+    n = len(err["with"])
+    fmt = (lambda v: f"{np.mean(v):.2f}" if len(v) else "–")
+    return [clip.name, f"{yaw.min() - yaw[0]:+.0f}…{yaw.max() - yaw[0]:+.0f}°", n, fmt(err["without"]),
+            fmt(err["with"]), fmt(small), fmt(background["unpinned"]), fmt(background["with"])]
+
+
+def mouth_row(clip: Path, cache: dict) -> list[object]:
+    """Inner-lip region of the re-enacted frames whose real mouth is open ≥ 0.2: MAE against the real frames,
+    sharpness (mean luminance gradient) of the rendered vs the real inner mouth, 10th-percentile luminance."""
+    from talkface.face.landmarks import LIPS_INNER
+    from talkface.portrait import PortraitRenderer
+    from talkface.portrait.mouth import luminance, mouth_opening
+
+    frames, track, model = reenactment(clip, cache)
+    renderer = PortraitRenderer(model)
+    rows = []
+    for t in range(1, min(len(frames), track.n_frames), 2):
+        inner = model.box.to_crop(track.landmarks2d[t], 512)[list(LIPS_INNER)]
+        if mouth_opening(inner) < 0.2:
+            continue
+        c = inner.mean(0)
+        mask = _mask(c + (inner - c) * np.array([0.9, 0.8]), 512)
+        if mask.sum() < 30:
+            continue
+        real = model.box.extract(frames[t], 512).astype(np.float32)
+        out = renderer.render(*driven(model, track, t)).astype(np.float32)
+        lr, lo = luminance(real), luminance(out)
+        sharp = [float(np.hypot(*np.gradient(v))[mask].mean()) for v in (lo, lr)]
+        rows.append([float(np.abs(out - real).mean(2)[mask].mean()), *sharp, float(np.percentile(lo[mask], 10)),
+                     float(np.percentile(lr[mask], 10))])
+    a = np.array(rows)
+    return [clip.name, len(a), f"{a[:, 0].mean():.1f}", f"{a[:, 1].mean():.1f} / {a[:, 2].mean():.1f}",
+            f"{a[:, 3].mean():.0f} / {a[:, 4].mean():.0f}"]
+
+
+def quality() -> None:
+    """Write the `portrait-quality` section: large head turns and the inner mouth against real frames."""
+    cache: dict = {}
+    turn = [turn_row(SHARED_DATA / c, cache) for c in TURN_CLIPS if (SHARED_DATA / c).is_file()]
+    mouth = [mouth_row(SHARED_DATA / c, cache) for c in MOUTH_CLIPS if (SHARED_DATA / c).is_file()]
+    body = (f"### portrait quality against real frames (`bench/portrait.py --quality`)\n\n{machine_line()}. The first "
+            "frame of a real clip is the photo (512² crop); every other frame of the clip (first "
+            f"{MAX_QUALITY_FRAMES}) is re-enacted on it from the clip's own track (rotation and translation relative "
+            "to frame 0, expression offsets on the photo's shape) and compared with the real frame.\n\n"
+            "**Large head turns** (face oval minus lips, mean |Δ| in 0–255; frames whose yaw differs from frame 0 "
+            "by more than 12°, with and without the side completion of `portrait/sides.py`; frames within 5° as "
+            "a control. Background = pixels outside the (dilated) person in both the photo and the real frame, "
+            "over all those frames, with the surround moving everywhere vs pinned on the background by the "
+            "person segmentation):\n\n"
+            + markdown_table(["clip", "yaw range vs frame 0", "turned frames", "face MAE without completion",
+                              "face MAE with completion", "face MAE, frames within 5°",
+                              "background MAE, background moving", "background MAE, background pinned"], turn)
+            + "\n\n**Inner mouth** (held-out clips; inner-lip polygon shrunk to 90 % × 80 %, frames whose real mouth "
+            "opening ≥ 0.2; shipped prior):\n\n"
+            + markdown_table(["clip", "open frames", "MAE", "sharpness rendered / real",
+                              "10th-pct luminance rendered / real"], mouth)
+            + "\n\nThe prior's comparison with its previous version is in `portrait/data/MOUTH_PRIOR.md`.")
+    write_section("portrait-quality", body)
+
+
 def main() -> None:
-    """Run both sizes and write the `portrait` section of docs/BENCHMARKS.md."""
+    """Run both sizes and write the `portrait` section of docs/BENCHMARKS.md (`--quality`: the quality section)."""
+    if "--quality" in sys.argv[1:]:
+        quality()
+        return
     if not PORTRAIT.is_file():
         print(f"skipped: {PORTRAIT} not found")
         return

@@ -7,12 +7,16 @@ quality. The crop is covered by one triangle mesh whose vertices are, in order:
 - the 478 face landmarks (mediapipe topology; eyes and mouth are holes in it);
 - the surround: rings around the face oval plus crop-border points (Delaunay), whose motion is the head's rigid
   motion of a plane at the oval's mean depth, corrected near the face towards the oval's actual motion (depth
-  and expression), and faded to exactly zero at the crop border;
+  and expression), faded to exactly zero at the crop border, and to zero on the background (person
+  segmentation), so hair, neck and shoulders follow the head while the wall behind it does not bend;
 - per eye, a copy of the 16 lid-contour points that fills the eye opening from an "eyeball" copy of the photo
   in which the iris has been inpainted away (so the opening shows sclera, never a stretched iris);
 - per eye, an iris disc (a fan of 16 triangles) sampled from an iris texture completed by radial symmetry,
   drawn behind the lids and in front of the sclera, so the lids clip it and gaze can move it;
 - a fan filling the inner-lip polygon from the inner-mouth texture (the shipped prior, recoloured per person).
+
+Parts of the face the photo sees almost edge-on get a side completion (`sides.py`): their mirror partners'
+texture, blended in per frame only as far as the head turns them into view.
 
 All textures live in one atlas image: [photo crop; eyeball copy; a strip holding the iris and mouth patches].
 Per frame the renderer (`render.py`) also slides closing upper lids down as a sheet (the rings above the lid
@@ -32,6 +36,7 @@ from ..face.landmarks import (EYE_0, EYE_1, FACE_OVAL, IRIS_0, IRIS_1, LIPS_INNE
                               face_triangles)
 from ..render.warp import surround_mesh
 from .image import CropBox, face_crop_box, load_portrait_image, tracking_copy
+from .sides import SideCompletion, blur_large, build_side_completion
 from .mouth import (CHEEK_0, CHEEK_1, PATCH_H, PATCH_W, ColourStats, colour_stats, fan_triangles, inner_vertices,
                     mouth_opening, scaled_layout)
 
@@ -83,6 +88,7 @@ class PortraitModel:
     source_mouth_patch: np.ndarray | None  # the photo's own inner mouth in the patch frame, if it is open
     px_per_cm: float  # crop pixels per canonical cm at the head
     meta: dict = field(default_factory=dict)
+    sides: SideCompletion | None = None  # texture for obliquely seen face parts turned into view (None: not needed)
 
     @property
     def n_vertices(self) -> int:
@@ -91,13 +97,14 @@ class PortraitModel:
 
 def build_portrait(image: str | Path | np.ndarray, size: int | None = 512,
                    background: tuple[int, int, int] = (255, 255, 255), track: FaceTrack | None = None,
-                   face_index: int | None = None) -> PortraitModel:
+                   face_index: int | None = None, pin_background: bool = True) -> PortraitModel:
     """Build the portrait model of one photo (a path or an RGB uint8 array).
 
     `size` is the side of the square face crop the renderer outputs (512 or 256 as in SadTalker); None renders the
     crop at the photo's own resolution (pixel-aligned), which is what full-image paste-back wants: frames then go
     back into the photo without any resampling. Raises UserError when the photo has no face or several faces,
-    unless `face_index` picks one of them (0 = the leftmost face).
+    unless `face_index` picks one of them (0 = the leftmost face). `pin_background` keeps surround points that
+    the person segmentation puts on the background still (False: the whole surround moves with the head).
     """
     rgb = load_portrait_image(image, background) if not isinstance(image, np.ndarray) else _as_rgb(image)
     small, factor = tracking_copy(rgb)
@@ -113,7 +120,7 @@ def build_portrait(image: str | Path | np.ndarray, size: int | None = 512,
     crop = box.extract(rgb, size)
     k = factor * size / box.side
     to_crop = (k, -box.x0 * size / box.side, -box.y0 * size / box.side)
-    return _assemble(crop, rgb.shape[:2], box, track, to_crop, size)
+    return _assemble(crop, rgb.shape[:2], box, track, to_crop, size, pin_background)
 
 
 def track_image(rgb: np.ndarray, face_index: int | None = None) -> FaceTrack:
@@ -216,14 +223,17 @@ class _MeshParts:
                 np.concatenate(self.tris).astype(np.int32))
 
 
-def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, to_crop, size: int) -> PortraitModel:
+def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, to_crop, size: int,
+              pin_background: bool = True) -> PortraitModel:
     """Lay out the vertices, triangles and atlas of the model (see module doc)."""
     k = to_crop[0]
     src_face = track.landmarks2d[0] * k + np.array(to_crop[1:], np.float32)
     face_size = float(np.max(src_face[:468].max(0) - src_face[:468].min(0)))
     parts = _MeshParts()
-    parts.add(src_face, src_face, _orient_like_canonical(face_triangles()))
-    sur = _surround_part(src_face, track, to_crop, size, face_size)
+    face_tris = _orient_like_canonical(face_triangles())
+    parts.add(src_face, src_face, face_tris)
+    sur = _surround_part(src_face, track, to_crop, size, face_size,
+                         _person_probability(crop) if pin_background else None)
     n_sur = len(sur["vertices"])
     parts.add(sur["vertices"], sur["vertices"])
     parts.add_triangles(sur["triangles"])  # they join the oval landmarks to the surround block
@@ -248,6 +258,9 @@ def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, 
                          [src_face[list(CHEEK_0)], src_face[list(CHEEK_1)]])
     src_xy, rest_xy, all_tris = parts.arrays()
     proj = project_to_crop(track, to_crop, track.landmarks3d[0], track.pose[0])
+    from ..face.geometry import axis_angle_to_matrix
+    sides = build_side_completion(crop, src_face, track.landmarks3d[0], axis_angle_to_matrix(track.pose[0, :3]),
+                                  face_tris, face_size)
     return PortraitModel(
         size=size, crop=crop, atlas=atlas, box=box, original_shape=tuple(original_shape), track=track,
         to_crop=tuple(float(v) for v in to_crop), src_xy=src_xy, rest_xy=rest_xy, triangles=all_tris,
@@ -255,11 +268,27 @@ def _assemble(crop: np.ndarray, original_shape, box: CropBox, track: FaceTrack, 
         surround_interp=sur["interp"], oval_plane_canon=sur["oval_plane"], eyes=eyes, mouth_offset=mouth_offset,
         mouth_patch_origin=mouth_origin, mouth_scale=mouth_scale, mouth_stats=stats, source_opening=source_opening,
         source_mouth_patch=source_patch, px_per_cm=float(track.scale[0] * k),
-        meta={"face_size_px": face_size, "fit_residual_px": float(np.abs(proj[:, :2] - src_face).max())})
+        meta={"face_size_px": face_size, "fit_residual_px": float(np.abs(proj[:, :2] - src_face).max())},
+        sides=sides)
 
 
-def _surround_part(src_face: np.ndarray, track: FaceTrack, to_crop, size: int, face_size: float) -> dict:
+def _person_probability(crop: np.ndarray) -> np.ndarray | None:
+    """[size, size] person-vs-background probability of the crop (mediapipe selfie segmentation), smoothed so a
+    mesh vertex reads its neighbourhood; None if the segmenter is unavailable (then everything counts as person)."""
+    try:
+        from ..face import person_masks
+        prob = next(person_masks([crop]))
+    except (ImportError, OSError, RuntimeError):  # the segmenter only refines the surround's motion
+        return None
+    return blur_large(np.asarray(prob, np.float32), max(0.04 * crop.shape[0], 1.0))
+
+
+def _surround_part(src_face: np.ndarray, track: FaceTrack, to_crop, size: int, face_size: float,
+                   person: np.ndarray | None = None) -> dict:
     """The surround mesh outside the face oval and how its vertices move (see module doc).
+
+    With a person probability map `person` [size, size], surround points on the background keep still: the head's
+    motion carries hair, ears, neck and shoulders, while a wall behind the head should not bend with it.
 
     Returns vertices [S,2] (rings and border, after the 478 landmarks), triangles in global vertex indices,
     canonical plane points, fade weights, oval-residual weights and the oval lifted onto the plane.
@@ -278,8 +307,20 @@ def _surround_part(src_face: np.ndarray, track: FaceTrack, to_crop, size: int, f
     interp *= np.exp(-0.5 * (d.min(1, keepdims=True) / (0.3 * face_size)) ** 2)
     return {"vertices": extra, "triangles": remap[sur.triangles],
             "canon": _lift_to_plane(extra, track, to_crop, z_plane),
-            "weights": sur.weights[sur.n_polygon:].astype(np.float32), "interp": interp.astype(np.float32),
+            "weights": (sur.weights[sur.n_polygon:] * _on_person(extra, person)).astype(np.float32),
+            "interp": interp.astype(np.float32),
             "oval_plane": _lift_to_plane(src_face[oval], track, to_crop, z_plane)}
+
+
+def _on_person(points: np.ndarray, person: np.ndarray | None) -> np.ndarray:
+    """[N] in [0, 1]: how surely each point lies on the person (smoothstep of the probability from 0.2 to 0.8)."""
+    if person is None:
+        return np.ones(len(points), np.float32)
+    h, w = person.shape
+    xi = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
+    yi = np.clip(np.round(points[:, 1]).astype(int), 0, h - 1)
+    t = np.clip((person[yi, xi] - 0.2) / 0.6, 0.0, 1.0)
+    return (t * t * (3 - 2 * t)).astype(np.float32)
 
 
 def _build_atlas(crop: np.ndarray, eyeball: np.ndarray, iris_patches: list[np.ndarray],

@@ -2,8 +2,8 @@
 
 The prior lives in a normalised, mouth-aligned patch (`PATCH_W` x `PATCH_H`): the 20 inner-lip landmarks are
 pinned to an ellipse around the patch centre (corners left/right, lip midpoints top/bottom), so any mouth shape
-maps onto it by a fan of triangles. It is a mean texture plus a few PCA modes whose coefficients are a function
-of the mouth opening (gap / width), learned from the inner-mouth regions of real talking clips by
+maps onto it by a fan of triangles. It is a table of textures against mouth opening (gap / width): the mean
+inner mouth of real talking clips plus one speaker's fine detail, built from their inner-mouth regions by
 `python -m talkface.portrait.train_mouth_prior` and shipped as `portrait/data/mouth_prior.npz` (see the model
 card `portrait/data/MOUTH_PRIOR.md`). Patches are stored exposure-normalised (divided by the skin luminance
 of their clip) and recoloured for each person from that person's skin.
@@ -20,7 +20,7 @@ from ..store import load_npz, save_npz
 
 PATCH_W, PATCH_H = 80, 40
 N_INNER = 20  # talkface.face.landmarks.LIPS_INNER: 13 (upper mid), ..., 78 (corner), ..., 14, ..., 308, ...
-PRIOR_VERSION = 1
+PRIOR_VERSION = 2
 PRIOR_PATH = Path(__file__).with_name("data") / "mouth_prior.npz"
 CHEEK_0 = (116, 117, 118, 101, 36, 205, 187, 123)  # skin samples on the image-left cheek
 CHEEK_1 = (345, 346, 347, 330, 266, 425, 411, 352)
@@ -69,33 +69,40 @@ def inner_vertices(inner_xy: np.ndarray) -> np.ndarray:
 
 @dataclass
 class MouthPrior:
-    """Mean + PCA modes of normalised inner-mouth patches, with mode coefficients tabulated against opening."""
+    """Inner-mouth textures tabulated against mouth opening (exposure-normalised), one per opening bin: the mean
+    patch of every training speaker plus the fine detail of one of them (`train_mouth_prior.fit_prior`).
 
-    mean: np.ndarray  # [H*W*3] float32, exposure-normalised RGB
-    modes: np.ndarray  # [K, H*W*3] float32
-    openings: np.ndarray  # [B] bin centres of mouth opening
-    coeffs: np.ndarray  # [B, K] mean coefficient of each mode in each opening bin
-    skin_tint: np.ndarray  # [3] mean skin RGB / luminance over the training clips
+    The mean alone (version 1, PCA of the same patches) was the least-error texture but a uniform blur; the one
+    speaker's detail restores tooth edges and rim shading, and never jumps between people from bin to bin.
+    """
+
+    openings: np.ndarray  # [B] bin centres of mouth opening (increasing)
+    exemplars: np.ndarray  # [B, H*W*3] float32, exposure-normalised RGB patch per bin
+    skin_tint: np.ndarray  # [3] median skin RGB / luminance of the training clips
     meta: dict
 
     def texture(self, opening: float) -> np.ndarray:
-        """Normalised patch [PATCH_H, PATCH_W, 3] for this opening (coefficients interpolated between bins)."""
-        c = np.array([np.interp(opening, self.openings, self.coeffs[:, k]) for k in range(self.coeffs.shape[1])])
-        flat = self.mean + c.astype(np.float32) @ self.modes
+        """Normalised patch [PATCH_H, PATCH_W, 3] for this opening (linear between the two nearest bins)."""
+        o = self.openings
+        k = int(np.clip(np.searchsorted(o, opening) - 1, 0, len(o) - 2)) if len(o) > 1 else 0
+        if len(o) == 1:
+            flat = self.exemplars[0]
+        else:
+            t = float(np.clip((opening - o[k]) / max(float(o[k + 1] - o[k]), 1e-6), 0.0, 1.0))
+            flat = (1 - t) * self.exemplars[k] + t * self.exemplars[k + 1]
         return flat.reshape(PATCH_H, PATCH_W, 3)
 
     def save(self, path: str | Path) -> None:
-        """Write as a versioned npz (modes stored as float16: the texture needs no more)."""
-        arrays = {"mean": self.mean.astype(np.float32), "modes": self.modes.astype(np.float16),
-                  "openings": self.openings, "coeffs": self.coeffs, "skin_tint": self.skin_tint}
+        """Write as a versioned npz (patches stored as float16: the texture needs no more)."""
+        arrays = {"openings": self.openings, "exemplars": self.exemplars.astype(np.float16),
+                  "skin_tint": self.skin_tint}
         save_npz(path, "MouthPrior", PRIOR_VERSION, arrays, {"patch": [PATCH_H, PATCH_W], **self.meta})
 
     @classmethod
     def load(cls, path: str | Path) -> "MouthPrior":
         """Read a prior written by `save`."""
         arrays, meta = load_npz(path, "MouthPrior", PRIOR_VERSION)
-        return cls(mean=arrays["mean"].astype(np.float32), modes=arrays["modes"].astype(np.float32),
-                   openings=arrays["openings"].astype(np.float32), coeffs=arrays["coeffs"].astype(np.float32),
+        return cls(openings=arrays["openings"].astype(np.float32), exemplars=arrays["exemplars"].astype(np.float32),
                    skin_tint=arrays["skin_tint"].astype(np.float32), meta=meta)
 
 

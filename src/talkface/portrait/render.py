@@ -35,11 +35,15 @@ class PortraitRenderer:
         self.atlas = model.atlas.copy()
         self.warper = MeshWarper(model.triangles, (model.size, model.size))
         track = model.track
-        self._src_proj = project_to_crop(track, model.to_crop, track.landmarks3d[0], track.pose[0])
+        # obliquely seen points get a symmetric depth (sides.py); it moves them along the photo's rays only
+        self._shape_offset = model.sides.shape_offset if model.sides is not None else None
+        rest = track.landmarks3d[0] if self._shape_offset is None else track.landmarks3d[0] + self._shape_offset
+        self._src_proj = project_to_crop(track, model.to_crop, rest, track.pose[0])
         self._residual = model.rest_xy[:N_FACE] - self._src_proj[:, :2]
         self._oval = np.array(FACE_OVAL)
         self._inner = np.array(LIPS_INNER)
         self._mouth_key: float | None = None
+        self._side_key: tuple[float, float] = (0.0, 0.0)
         theta = 2 * np.pi * np.arange(N_IRIS_RING) / N_IRIS_RING
         self._cos, self._sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
 
@@ -47,6 +51,8 @@ class PortraitRenderer:
         """Target crop positions [V,2] and depths [V] of every model vertex for `pose` [6] and `shape` [478,3]."""
         m = self.model
         cm = m.px_per_cm
+        if self._shape_offset is not None:
+            shape = shape + self._shape_offset
         dst = np.empty((m.n_vertices, 2), np.float32)
         depth = np.empty(m.n_vertices, np.float32)
         proj = project_to_crop(m.track, m.to_crop, shape, pose)
@@ -103,9 +109,28 @@ class PortraitRenderer:
         h, w = tex.shape[:2]
         self.atlas[y:y + h, x:x + w] = np.clip(tex + 0.5, 0, 255).astype(np.uint8)
 
+    def update_side_texture(self, pose: np.ndarray) -> None:
+        """Blend each side's completion (see `sides.py`) into the atlas's photo crop as far as `pose` turns that
+        side into view; at the photo's own pose (weights 0) the crop is the photo, untouched."""
+        sides = self.model.sides
+        if sides is None:
+            return
+        from ..face.geometry import axis_angle_to_matrix
+
+        w = sides.weights(axis_angle_to_matrix(np.asarray(pose[:3], np.float64)))
+        key = (round(float(w[0]), 2), round(float(w[1]), 2))
+        if key == self._side_key:
+            return
+        x0, x1, y0, y1 = sides.box
+        a = np.minimum(key[0] * sides.alpha[0] + key[1] * sides.alpha[1], 1.0)[..., None]
+        photo = self.model.crop[y0:y1, x0:x1].astype(np.float32)
+        self.atlas[y0:y1, x0:x1] = np.clip(photo + a * (sides.texture - photo) + 0.5, 0, 255).astype(np.uint8)
+        self._side_key = key
+
     def render(self, pose: np.ndarray, shape: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """One RGB uint8 crop frame [size, size, 3] at `pose` [6] with canonical landmarks `shape` [478, 3]."""
         dst, depth = self.vertices(np.asarray(pose, np.float32), np.asarray(shape, np.float32))
+        self.update_side_texture(pose)
         opening = float(mouth_opening(dst[self.model.mouth_offset:self.model.mouth_offset + 20]))
         if opening >= MIN_SYNTH_OPENING:
             self.update_mouth_texture(opening)

@@ -5,8 +5,8 @@
 Recipe: track every clip (25 fps); keep frames whose mouth opening (inner gap / inner width) is at least
 `MIN_OPENING` and whose inner mouth is at least `MIN_MOUTH_WIDTH_PX` wide; warp each inner-lip polygon (shrunk by
 `SAMPLE_SHRINK` about its centre) into the normalised mouth patch (fan of triangles, `mouth.py`); divide by the
-clip's median skin luminance (exposure); PCA over all patches (`N_MODES` modes); tabulate each mode's mean
-coefficient in `N_BINS` quantile bins of opening (the conditional mean mouth for that opening).
+clip's median skin luminance (exposure); per `N_BINS` quantile bin of opening, the mean patch of all speakers plus
+the fine detail of one chosen speaker (`fit_prior`). Only the training clips of `talkface.splits` are used.
 Deterministic given the clips. `--cache FILE` keeps the extracted patches for re-fitting without re-tracking.
 """
 from __future__ import annotations
@@ -26,8 +26,9 @@ from .mouth import (CHEEK_0, CHEEK_1, PATCH_H, PATCH_W, PRIOR_PATH, MouthPrior, 
 MIN_OPENING = 0.06
 MIN_MOUTH_WIDTH_PX = 36  # smaller mouths are mostly compression blur and lip bleed
 MAX_FRAMES_PER_CLIP = 400
-N_MODES = 12
 N_BINS = 10
+MIN_PER_BIN = 3  # the detail speaker needs this many open-mouth frames in every opening bin
+DETAIL_SIGMA = 3.0  # patch pixels: finer than this is the detail speaker's, coarser is everyone's mean
 # mediapipe's inner-lip contour sits on the lips' inner rim; sampling a slightly shrunk polygon keeps the
 # prior about the mouth's inside (teeth, tongue, cavity), since the renderer draws the lips up to the contour
 SAMPLE_SHRINK = (0.94, 0.72)
@@ -67,60 +68,93 @@ def clip_patches(path: Path, warper: MeshWarper) -> tuple[np.ndarray, np.ndarray
             np.median(np.stack(tints), 0))
 
 
-def fit_prior(patches: np.ndarray, openings: np.ndarray, tint: np.ndarray, sources: list[str]) -> MouthPrior:
-    """PCA of the masked patches and per-bin mean coefficients against opening."""
+def _sharpness(patches: np.ndarray) -> np.ndarray:
+    """[N] mean gradient magnitude of each patch's luminance inside the patch ellipse (detail, not blur)."""
+    lum = patches @ np.array([0.299, 0.587, 0.114], np.float32)
+    gy, gx = np.gradient(lum, axis=(1, 2))
+    inner = patch_mask() > 0
+    inner[:, :1] = inner[:, -1:] = False
+    return np.sqrt(gx ** 2 + gy ** 2)[:, inner].mean(1)
+
+
+def fit_prior(patches: np.ndarray, openings: np.ndarray, clip_ids: np.ndarray, tints: np.ndarray,
+              sources: list[str]) -> MouthPrior:
+    """Per opening bin: the mean of all speakers' patches plus the fine detail of one speaker's typical patch.
+
+    Bins are quantiles of all openings. The mean alone is the least-error texture but a uniform blur (teeth of
+    many people never line up); the detail (patch minus its Gaussian blur, sigma `DETAIL_SIGMA` patch pixels)
+    of one real speaker's medoid patch in that bin puts tooth edges and lip-rim shading back without moving the
+    brightness or colour. The detail speaker is the clip with at least `MIN_PER_BIN` patches in every bin whose
+    bin means are closest to everyone's (typical mouths) relative to its sharpness (real detail, not blur):
+    score = distance to the global bin means / median sharpness. One speaker for all bins, so the detail never
+    jumps between people as the opening changes.
+    """
+    import cv2
+
     mask = patch_mask()[..., None]
-    x = (patches * mask).reshape(len(patches), -1).astype(np.float64)
-    mean = x.mean(0)
-    xc = x - mean
-    # PCA through the N x N Gram matrix (N patches << pixels): eigenvectors give the modes directly
-    evals, evecs = np.linalg.eigh(xc @ xc.T)
-    order = np.argsort(evals)[::-1]
-    evals, evecs = np.maximum(evals[order], 0.0), evecs[:, order]
-    sig = np.sqrt(evals)
-    modes = (evecs[:, :N_MODES].T @ xc) / np.maximum(sig[:N_MODES, None], 1e-9)
-    coeff = xc @ modes.T
+    x = (patches * mask).astype(np.float32)
+    flat = x.reshape(len(x), -1)
     edges = np.quantile(openings, np.linspace(0, 1, N_BINS + 1))
-    centres, table = [], []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        sel = (openings >= lo) & (openings <= hi)
-        centres.append(float(np.median(openings[sel])))
-        # the bin's mean mouth: smooth from bin to bin (a single "typical" real mouth per bin was tried and
-        # jumps between people and lighting from one bin to the next)
-        table.append(coeff[sel].mean(0))
-    explained = float((sig[:N_MODES] ** 2).sum() / (sig ** 2).sum())
-    meta = {"n_patches": int(len(patches)), "clips": sources, "min_opening": MIN_OPENING,
-            "explained_variance": round(explained, 4), "opening_range": [float(openings.min()), float(openings.max())]}
-    return MouthPrior(mean=mean.astype(np.float32), modes=modes.astype(np.float32),
-                      openings=np.array(centres, np.float32), coeffs=np.array(table, np.float32),
-                      skin_tint=np.asarray(tint, np.float32), meta=meta)
+    bins = np.clip(np.searchsorted(edges, openings, side="right") - 1, 0, N_BINS - 1)
+    means = np.stack([x[bins == b].mean(0) for b in range(N_BINS)])
+    sharp = _sharpness(x)
+    scores = {}
+    for c in np.unique(clip_ids):
+        sel = clip_ids == c
+        if np.bincount(bins[sel], minlength=N_BINS).min() < MIN_PER_BIN:
+            continue
+        dist = np.mean([np.sqrt(np.mean((x[sel & (bins == b)].mean(0) - means[b]) ** 2)) for b in range(N_BINS)])
+        scores[int(c)] = float(dist / max(float(np.median(sharp[sel])), 1e-6))
+    if not scores:
+        raise ValueError(f"no training clip has {MIN_PER_BIN} open-mouth patches in every opening bin")
+    best = min(scores, key=scores.get)
+    centres, textures = [], []
+    for b in range(N_BINS):
+        idx = np.flatnonzero((clip_ids == best) & (bins == b))
+        pick = x[idx[int(np.argmin(np.linalg.norm(flat[idx] - flat[idx].mean(0), axis=1)))]]
+        detail = pick - cv2.GaussianBlur(pick, (0, 0), DETAIL_SIGMA)
+        textures.append(((means[b] + detail) * mask).reshape(-1))
+        centres.append(float(np.median(openings[bins == b])))
+    meta = {"n_patches": int(len(patches)), "clips": sources, "detail_speaker": sources[best],
+            "min_opening": MIN_OPENING, "detail_sigma": DETAIL_SIGMA,
+            "clip_scores": {sources[c]: round(v, 4) for c, v in sorted(scores.items())},
+            "opening_range": [float(openings.min()), float(openings.max())]}
+    return MouthPrior(openings=np.array(centres, np.float32), exemplars=np.stack(textures).astype(np.float32),
+                      skin_tint=np.median(tints, 0).astype(np.float32), meta=meta)
 
 
-def collect(videos: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Patches, openings, median skin tint and clip names from every clip in `videos`."""
+def collect(videos: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Patches, openings, clip index per patch, each clip's skin tint [C,3] and clip names from the training clips in
+    `videos` (the held-out clips of `talkface.splits` are never used)."""
+    from ..splits import HELD_OUT_VIDEOS
+
     warper = MeshWarper(fan_triangles(), (PATCH_H, PATCH_W))
-    all_p, all_o, tints, names = [], [], [], []
+    all_p, all_o, all_c, tints, names = [], [], [], [], []
     for path in sorted(videos.glob("*.mp4")):
+        if path.name in HELD_OUT_VIDEOS:
+            continue
         p, o, t = clip_patches(path, warper)
         print(f"{path.name}: {len(p)} open-mouth patches")
         if len(p):
             all_p.append(p)
             all_o.append(o)
+            all_c.append(np.full(len(p), len(names), np.int64))
             tints.append(t)
             names.append(path.name)
-    return np.concatenate(all_p), np.concatenate(all_o), np.median(np.stack(tints), 0), names
+    return np.concatenate(all_p), np.concatenate(all_o), np.concatenate(all_c), np.stack(tints), names
 
 
 def train(videos: Path, out: Path, cache: Path | None = None) -> MouthPrior:
     """Build the prior from every clip in `videos` and save it to `out` (patches reused from `cache` if given)."""
     if cache is not None and cache.is_file():
         with np.load(cache) as data:
-            patches, openings, tint, names = data["patches"], data["openings"], data["tint"], list(data["names"])
+            patches, openings, clip_ids = data["patches"], data["openings"], data["clip_ids"]
+            tints, names = data["tints"], list(data["names"])
     else:
-        patches, openings, tint, names = collect(videos)
+        patches, openings, clip_ids, tints, names = collect(videos)
         if cache is not None:
-            np.savez(cache, patches=patches, openings=openings, tint=tint, names=np.array(names))
-    prior = fit_prior(patches, openings, tint, names)
+            np.savez(cache, patches=patches, openings=openings, clip_ids=clip_ids, tints=tints, names=np.array(names))
+    prior = fit_prior(patches, openings, clip_ids, tints, names)
     prior.save(out)
     print(json.dumps(prior.meta, indent=1))
     return prior
