@@ -99,11 +99,6 @@ def test_ten_minutes_blink_like_people(ten_minutes):
     assert 0.08 <= blink_duration(motion.blink, 25) <= 0.4
 
 
-def test_generation_is_faster_than_500_frames_per_second(ten_minutes):
-    motion, seconds = ten_minutes
-    assert motion.n_frames / seconds > 500, f"{motion.n_frames / seconds:.0f} frames/s"
-
-
 def test_ten_minutes_gaze_fixates_and_saccades(ten_minutes):
     """Gaze holds still between jumps (fixations of ~0.5–4 s) and stays centred on the rest gaze."""
     from talkface.motion.eyes import eye_stats, saccade_count

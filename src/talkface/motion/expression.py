@@ -1,6 +1,7 @@
 """Expression generator (SadTalker's ExpNet, on our features): speech → mouth/jaw coefficients of the morphable model.
 
-Input per video frame: log-mel (and, when trained with them, phoneme posteriors + embedding) of that frame;
+Input per video frame: the phoneme encoder's posteriors + embedding of that frame, its loudness (4 log-mel rows
+averaged over the bins; it tells silence from soft speech) and, in models trained with `use_mel`, the full log-mel;
 a stack of dilated temporal convolutions gives every output frame ±9 frames (±360 ms) of context, enough for
 coarticulation. The output is the mouth-region coefficient *offset from the reference face* (in units of the
 basis' standard deviation), conditioned on the reference's own mouth state (its coefficients w.r.t. the shipped
@@ -33,6 +34,7 @@ class ExpressionConfig:
     ref_dim: int = 13
     dropout: float = 0.1
     use_mel: bool = True
+    use_loudness: bool = False
 
     @property
     def context_frames(self) -> int:
@@ -145,7 +147,8 @@ def generate_mouth(speech, reference_shape: np.ndarray | None, n_frames: int,
     from ..face import shipped_morphable
 
     model = model or load_expression()
-    x = expression_inputs(speech, model.config.use_phonemes, n_frames, model.config.use_mel)
+    x = expression_inputs(speech, model.config.use_phonemes, n_frames, model.config.use_mel,
+                          model.config.use_loudness)
     ref = reference_state(reference_shape)
     with torch.inference_mode():
         out = model(torch.from_numpy(x)[None], torch.from_numpy(ref)[None])[0].numpy()

@@ -25,13 +25,17 @@ def frame_windows(speech, n_frames: int | None = None):
     return win, idx
 
 
-def expression_inputs(speech, use_phonemes: bool, n_frames: int | None = None, use_mel: bool = True) -> np.ndarray:
+def expression_inputs(speech, use_phonemes: bool, n_frames: int | None = None, use_mel: bool = True,
+                      use_loudness: bool = False) -> np.ndarray:
     """[T, D] float32 per-frame inputs of the expression generator: log-mel 4×80 relative to the utterance's loud
-    level (recording gain removed) when `use_mel`, + posteriors 2×P + embedding 2×E when `use_phonemes`."""
+    level (recording gain removed) when `use_mel`, its 4 per-row loudness values (mean over the bins) when
+    `use_loudness`, + posteriors 2×P + embedding 2×E when `use_phonemes`."""
     win, idx = frame_windows(speech, n_frames)
     mel = np.asarray(win.mel, np.float32)[idx]
     mel = np.maximum(mel - loudness_reference(mel.mean(axis=(1, 2))), SILENCE_LOG + DIGITAL_SILENCE - QUIET_LOUD_LEVEL)
     parts = [mel.reshape(len(idx), -1)] if use_mel else []
+    if use_loudness:
+        parts.append(mel.mean(axis=2))
     if use_phonemes:
         parts.append(np.asarray(win.posteriors)[idx].reshape(len(idx), -1))
         parts.append(np.asarray(win.embedding)[idx].reshape(len(idx), -1))
