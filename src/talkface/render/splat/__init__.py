@@ -6,8 +6,9 @@ backward passes) behind one function, with gsplat used instead when tensors live
     out = rasterize(means, log_scales, quats, opacity_logits, colors, camera, background)
     out["rgb"], out["alpha"], out["depth"]          # [H, W, 3], [H, W], [H, W], differentiable
 
-Pipeline (float32): projection to 2D means / conics (numba, `_projection_kernels.py`), tile binning with exact
-ellipse culling and a per-intersection 8x8 sub-tile mask, front-to-back compositing per sub-tile with 3DGS rules,
+Pipeline (float32): projection to 2D means / conics (numba, `_projection_kernels.py`), Gaussians packed in depth
+order, tile binning with exact ellipse culling and a per-intersection 8x8 sub-tile mask, front-to-back compositing
+per 16x16 tile with 3DGS rules (each Gaussian run once per tile over the contiguous pixels of its live sub-tiles),
 backward replaying the forward front to back (per-intersection gradient buffers, then a per-Gaussian reduce; no
 atomics) (`_kernels.py`). `reference.py` is the dense torch oracle the tests compare against. Speed, memory and the
 measured ceiling are in docs/BENCHMARKS.md (bench/rasterizer.py).

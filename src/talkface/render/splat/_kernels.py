@@ -1,14 +1,22 @@
 """Numba kernels of the CPU rasterizer: tile binning, forward compositing, backward and per-Gaussian reduce.
 
 Layout shared by all kernels (float32 everywhere, constants are float32 globals so nothing promotes to float64):
-- `params [N, 10]`: mean_x, mean_y, conic a, b, c (inverse 2D covariance [[a, b], [b, c]]), opacity, 4 features
-  (r, g, b, camera depth). A Gaussian's weight at pixel centre (u, v) is
+- `params [N, 11]`: mean_x, mean_y, conic a, b, c (inverse 2D covariance [[a, b], [b, c]]), opacity, 4 features
+  (r, g, b, camera depth), log(opacity) / 16; rows sorted front to back (Gaussian ids in the tile lists are row
+  indices). A Gaussian's weight at pixel centre (u, v) is
   alpha = min(0.99, opacity * exp(-(a dx^2 / 2 + b dx dy + c dy^2 / 2))), dx = u - mean_x, dy = v - mean_y;
   pairs with alpha < 1/255 are skipped and a pixel stops before the Gaussian that would push its transmittance
   below 1e-4 (the 3DGS rules).
 - Tiles are 16x16 pixels, each split into four 8x8 sub-tiles; every (tile, Gaussian) intersection carries a 4-bit
   mask of the sub-tiles its alpha >= 1/255 ellipse touches, so the kernels skip sub-tiles a Gaussian cannot reach.
 - Pixel (row v, column u) is sampled at image coordinate (u, v): OpenCV's pixel-centre convention.
+
+Compositing kernels (the hot loops): one parallel work item per tile, whose 256 pixels live in a float32 scratch
+array (one row per per-pixel quantity, sub-tiles stored contiguously). Each intersection's Gaussian is loaded once
+per tile and run over the contiguous pixels of its live sub-tiles, in two vectorised passes: the exponentials first
+(independent per lane, so several iterations overlap in the out-of-order window), then the compositing / gradient
+replay that reads them back. Inner loops use unsigned offsets and fixed trip counts so that LLVM emits AVX-512 code
+without negative-index or aliasing checks.
 """
 from __future__ import annotations
 
@@ -20,7 +28,7 @@ from numba import njit, prange
 TILE = 16
 SUB = 8
 SUB_PIXELS = SUB * SUB
-N_PARAMS = 10
+N_PARAMS = 11  # the last column, log(opacity) / 16, lets the kernels fold the opacity into the exponent
 N_GRADS = 10  # per intersection: 4 feature sums, opacity, S_x, S_y, S_xx, S_xy, S_yy
 
 ALPHA_MIN = np.float32(1.0 / 255.0)
@@ -28,13 +36,15 @@ ALPHA_MAX = np.float32(0.99)
 T_MIN = np.float32(1e-4)
 EXP_FLOOR = np.float32(-8.0)  # exp(-8) * 1 < 1/255, so anything clamped here is skipped anyway
 CULL_MARGIN = np.float32(1e-3)  # widens the culling ellipse past the polynomial exp's error
-CHECK_EVERY = 16
-REDUCE_BLOCK = 512  # Gaussians per parallel work item in the final reduce  # forward checks "every pixel of the sub-tile finished" after this many pairs
+CHECK_EVERY = 16  # the forward checks "every pixel of the sub-tile finished" after this many of its pairs
+REDUCE_BLOCK = 512  # Gaussians per parallel work item in the final reduce
 
 _F0 = np.float32(0.0)
 _F1 = np.float32(1.0)
 _HALF = np.float32(0.5)
 _SIXTEENTH = np.float32(1.0 / 16.0)
+_M16 = np.float32(-1.0 / 16.0)
+_M32 = np.float32(-1.0 / 32.0)
 _C2 = np.float32(1.0 / 2.0)
 _C3 = np.float32(1.0 / 6.0)
 _C4 = np.float32(1.0 / 24.0)
@@ -52,6 +62,19 @@ def exp_neg(p):
     inputs past 8 are clamped (the result is then below the 1/255 alpha threshold for any opacity <= 1).
     """
     x = max(-p, EXP_FLOOR) * _SIXTEENTH
+    y = _F1 + x * (_F1 + x * (_C2 + x * (_C3 + x * (_C4 + x * (_C5 + x * (_C6 + x * _C7))))))
+    y = y * y
+    y = y * y
+    y = y * y
+    return y * y
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def exp16(x):
+    """exp(16 x) for x <= 0 as the same branch-free polynomial as exp_neg, with the 1/16 scale already applied by
+    the caller (folded into the per-Gaussian coefficients); x below -0.5 is clamped (the result is then below the
+    1/255 alpha threshold)."""
+    x = max(x, EXP_FLOOR * _SIXTEENTH)
     y = _F1 + x * (_F1 + x * (_C2 + x * (_C3 + x * (_C4 + x * (_C5 + x * (_C6 + x * _C7))))))
     y = y * y
     y = y * y
@@ -210,261 +233,405 @@ def sort_by_tile(isect_tile, isect_gid, isect_mask, n_tiles):
     return tile_start, gid, mask
 
 
+# Pixel layout of a tile in the kernels' scratch: the four 8x8 sub-tiles are stored one after another in the order
+# top-left, top-right, bottom-right, bottom-left (positions 0..3), a cycle in which three of the four pairs of
+# neighbouring sub-tiles (rows and the right column) are adjacent in memory. A Gaussian's live sub-tiles then mostly
+# form one contiguous pixel run, so the per-Gaussian work (parameter loads, broadcasts and, in the backward, the ten
+# horizontal lane sums) is paid once per run instead of once per sub-tile.
+POS_TO_SUB = np.array([0, 1, 3, 2], np.int64)
+TILE_PIXELS = 4 * SUB_PIXELS
+_U64_SUB = np.uint64(SUB_PIXELS)  # unsigned offsets/trip counts: no negative-index wraparound code in the loops
+_U64_SUB2 = np.uint64(2 * SUB_PIXELS)
+_U64_SUB3 = np.uint64(3 * SUB_PIXELS)
+_U64_SUB4 = np.uint64(4 * SUB_PIXELS)
+_U1 = np.uint64(1)  # feature channel offsets in the flat [H * W * 4] image views
+_U2 = np.uint64(2)
+_U3 = np.uint64(3)
+_U4 = np.uint64(4)
+
+
+def _lowest_bits() -> np.ndarray:
+    """Index of the lowest set bit of every 4-bit mask (0 for mask 0, which is never looked up)."""
+    return np.array([(m & -m).bit_length() - 1 if m else 0 for m in range(16)], np.int64)
+
+
+def _position_runs() -> np.ndarray:
+    """For every 4-bit position mask, its (at most two) runs of consecutive set bits: [16, 4] = first run's start
+    and length, second run's start and length (0 if none)."""
+    runs = np.zeros((16, 4), np.int64)
+    for m in range(16):
+        found, p = [], 0
+        while p < 4:
+            if (m >> p) & 1:
+                q = p
+                while q < 4 and (m >> q) & 1:
+                    q += 1
+                found.extend([p, q - p])
+                p = q
+            else:
+                p += 1
+        runs[m, :len(found)] = found
+    return runs
+
+
+LOWEST_BIT = _lowest_bits()
+POSITION_RUNS = _position_runs()
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _positions(m):
+    """Sub-tile bit mask (bit s = sub-tile s) -> position bit mask (bit p = storage position p; sub-tiles 2 and 3
+    swap places)."""
+    return (m & 3) | ((m & 8) >> 1) | ((m & 4) << 1)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _sub_origin(tx, ty, p):
+    """Image coordinates (x0, y0) of the top-left pixel of the sub-tile stored at position p of tile (tx, ty)."""
+    s = POS_TO_SUB[p]
+    return tx * TILE + (s % 2) * SUB, ty * TILE + (s // 2) * SUB
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _init_tile_pixels(px, py, stop, tx, ty, width, height, open_value):
+    """Pixel-centre coordinates of a tile's 256 pixels in position order; pixels outside the image start finished
+    (stop = -1). Returns the position mask of sub-tiles with at least one pixel inside the image. The loops have
+    fixed trip counts and no branches, so they vectorise."""
+    inside = 0
+    for p in range(4):
+        x0, y0 = _sub_origin(tx, ty, p)
+        if x0 < width and y0 < height:
+            inside |= 1 << p
+        for r in range(SUB):
+            for c in range(SUB):
+                i = np.uint64(p * SUB_PIXELS + r * SUB + c)
+                px[i] = np.float32(x0 + c)
+                py[i] = np.float32(y0 + r)
+                stop[i] = open_value if (x0 + c < width) & (y0 + r < height) else np.int32(-1)
+    return inside
+
+
+@njit(inline="always", cache=True)
+def interleaved_tile(i, n_tiles, n_threads):
+    """Tile processed at iteration i of a parallel tile loop. numba's OpenMP layer hands each thread one contiguous
+    block of iterations (the chunksize setting does not make it dynamic), so block j is mapped to tiles j,
+    j + n_threads, j + 2 n_threads, ...: every thread gets a share of every image region (the face centre costs far
+    more than the corners) and the split stays balanced whatever the content."""
+    q = n_tiles // n_threads
+    r = n_tiles - q * n_threads
+    big = r * (q + 1)
+    if i < big:
+        j = i // (q + 1)
+        m = i - j * (q + 1)
+    else:
+        j = r + (i - big) // q
+        m = i - big - (j - r) * q
+    return j + m * n_threads
+
+
 @njit(parallel=True, cache=True, fastmath=True)
-def forward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans, last, sub_end):
-    """Front-to-back alpha compositing of every 8x8 sub-tile; writes features [H, W, 4], final transmittance
-    [H, W], the intersection index each pixel stopped at [H, W] and where each sub-tile's loop ended [n_tiles, 4]."""
+def forward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans, last, sub_end, n_threads):
+    """Front-to-back alpha compositing of every tile; writes features [H, W, 4], final transmittance [H, W], the
+    intersection index each pixel stopped at [H, W] and where each 8x8 sub-tile's loop ended [n_tiles, 4] (a
+    sub-tile stops being visited once all its pixels have terminated, checked every CHECK_EVERY of its pairs).
+    n_threads: numba's current thread count (for `interleaved_tile`; reading it inside the kernel would stop numba
+    from caching it)."""
     n_tiles = tile_start.size - 1
-    for t in prange(n_tiles):
+    for it in prange(n_tiles):
+        t = interleaved_tile(it, n_tiles, n_threads)
         ty = t // tiles_x
         tx = t - ty * tiles_x
+        scratch = np.empty((8, TILE_PIXELS), np.float32)
+        stop = np.empty(TILE_PIXELS, np.int32)
+        since = np.zeros(4, np.int32)
+        alive = _init_tile_pixels(scratch[0], scratch[1], stop, tx, ty, width, height, _BIG_K)
+        for i in range(TILE_PIXELS):
+            scratch[2, i] = _F1
+        for c in range(3, 7):
+            for i in range(TILE_PIXELS):
+                scratch[c, i] = _F0
         k0 = tile_start[t]
         k1 = tile_start[t + 1]
-        scratch = np.empty((7, SUB_PIXELS), np.float32)
-        stop = np.empty(SUB_PIXELS, np.int32)
-        for s in range(4):
-            x0 = tx * TILE + (s % 2) * SUB
-            y0 = ty * TILE + (s // 2) * SUB
-            if x0 >= width or y0 >= height:
-                sub_end[t, s] = k0
+        for p in range(4):
+            sub_end[t, POS_TO_SUB[p]] = k1 if (alive >> p) & 1 else k0
+        for k in range(k0, k1):
+            pm = _positions(mask[k]) & alive
+            if pm == 0:
                 continue
-            sub_end[t, s] = _forward_subtile(params, gid, mask, k0, k1, s, x0, y0, width, height, scratch, stop)
-            _store_subtile(scratch, stop, x0, y0, width, height, feat, trans, last)
+            still = _forward_gaussian(params, gid[k], np.int32(k), pm, scratch, stop, since, alive)
+            if still != alive:  # some sub-tiles just finished
+                for p in range(4):
+                    if ((alive & ~still) >> p) & 1:
+                        sub_end[t, POS_TO_SUB[p]] = k + 1
+                alive = still
+                if alive == 0:
+                    break
+        _store_tile(scratch, stop, tx, ty, width, height, feat, trans, last)
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _init_pixels(px, py, stop, x0, y0, width, height, open_value):
-    """Pixel-centre coordinates of an 8x8 sub-tile; pixels outside the image start finished (stop = -1)."""
-    for j in range(SUB_PIXELS):
-        u = x0 + (j % SUB)
-        v = y0 + (j // SUB)
-        px[j] = np.float32(u)
-        py[j] = np.float32(v)
-        stop[j] = open_value if (u < width and v < height) else np.int32(-1)
+def _forward_gaussian(params, g, kk, pm, scratch, stop, since, alive):
+    """Composite Gaussian g (intersection kk) into the 64-pixel block of every live position in pm; every
+    CHECK_EVERY pairs of a sub-tile, test whether all its pixels have terminated. Returns the updated mask of
+    sub-tiles still open."""
+    mx = params[g, 0]
+    my = params[g, 1]
+    qa = params[g, 2] * _M32  # the exponent's coefficients, scaled by -1/16 (see exp16)
+    qb = params[g, 3] * _M16
+    qc = params[g, 4] * _M32
+    ql = params[g, 10]  # log(opacity) / 16
+    f0 = params[g, 6]
+    f1 = params[g, 7]
+    f2 = params[g, 8]
+    f3 = params[g, 9]
+    m = pm
+    while m != 0:
+        p = LOWEST_BIT[m]
+        m &= m - 1
+        _composite_block(np.uint64(p * SUB_PIXELS), mx, my, qa, qb, qc, ql, f0, f1, f2, f3, kk, scratch, stop)
+        since[p] += 1
+        if since[p] == CHECK_EVERY:
+            since[p] = 0
+            if _all_stopped(stop, p * SUB_PIXELS):
+                alive &= ~(1 << p)
+    return alive
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _forward_subtile(params, gid, mask, k0, k1, s, x0, y0, width, height, scratch, stop):
-    """Composite intersections k0:k1 (those whose mask has bit s) into one sub-tile; returns the loop's end index."""
-    px = scratch[0]
-    py = scratch[1]
-    T = scratch[2]
-    c0 = scratch[3]
-    c1 = scratch[4]
-    c2 = scratch[5]
-    c3 = scratch[6]
-    _init_pixels(px, py, stop, x0, y0, width, height, _BIG_K)
-    for j in range(SUB_PIXELS):
-        T[j] = _F1
-        c0[j] = _F0
-        c1[j] = _F0
-        c2[j] = _F0
-        c3[j] = _F0
-    bit = 1 << s
-    since_check = 0
-    for k in range(k0, k1):
-        if (mask[k] & bit) == 0:
-            continue
-        g = gid[k]
-        mx = params[g, 0]
-        my = params[g, 1]
-        ha = _HALF * params[g, 2]
-        b = params[g, 3]
-        hc = _HALF * params[g, 4]
-        o = params[g, 5]
-        f0 = params[g, 6]
-        f1 = params[g, 7]
-        f2 = params[g, 8]
-        f3 = params[g, 9]
-        kk = np.int32(k)
-        for j in range(SUB_PIXELS):
-            dx = px[j] - mx
-            dy = py[j] - my
-            alpha = min(o * exp_neg(ha * dx * dx + b * dx * dy + hc * dy * dy), ALPHA_MAX)
-            Tj = T[j]
-            Tn = Tj * (_F1 - alpha)
-            live = (alpha >= ALPHA_MIN) & (kk < stop[j])
-            ends = live & (Tn < T_MIN)
-            use = live & (Tn >= T_MIN)
-            w = alpha * Tj if use else _F0
-            c0[j] += w * f0
-            c1[j] += w * f1
-            c2[j] += w * f2
-            c3[j] += w * f3
-            T[j] = Tn if use else Tj
-            stop[j] = kk if ends else stop[j]
-        since_check += 1
-        if since_check == CHECK_EVERY:
-            since_check = 0
-            if _all_stopped(stop):
-                return k + 1
-    return k1
+def _composite_block(base, mx, my, qa, qb, qc, ql, f0, f1, f2, f3, kk, scratch, stop):
+    """One Gaussian over the 64 pixels of the sub-tile stored at base:base + 64 of the tile scratch (the vectorised
+    inner loop; base is unsigned and the trip count fixed so LLVM can prove the scratch rows do not overlap).
+    qa, qb, qc are the conic's a / 2, b, c / 2 times -1/16 and ql = log(opacity) / 16, so that
+    exp16(dx (qa dx + qb dy) + qc dy^2 + ql) = opacity * exp(-power): the opacity costs an add, not a multiply."""
+    for jj in range(_U64_SUB):  # pass 1: alphas alone (short per-lane chains, several iterations in flight)
+        j = base + jj
+        dx = scratch[0, j] - mx
+        dy = scratch[1, j] - my
+        scratch[7, j] = min(exp16(dx * (qa * dx + qb * dy) + (qc * dy * dy + ql)), ALPHA_MAX)
+    for jj in range(_U64_SUB):  # pass 2: compositing
+        j = base + jj
+        alpha = scratch[7, j]
+        Tj = scratch[2, j]
+        Tn = Tj * (_F1 - alpha)
+        live = (alpha >= ALPHA_MIN) & (kk < stop[j])
+        ends = live & (Tn < T_MIN)
+        use = live & (Tn >= T_MIN)
+        w = alpha * Tj if use else _F0
+        scratch[3, j] += w * f0
+        scratch[4, j] += w * f1
+        scratch[5, j] += w * f2
+        scratch[6, j] += w * f3
+        scratch[2, j] = Tn if use else Tj
+        stop[j] = kk if ends else stop[j]
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _all_stopped(stop):
-    """True when every pixel of the sub-tile has terminated (its stop index is no longer the open value)."""
+def _all_stopped(stop, lo):
+    """True when every pixel of the sub-tile stored at stop[lo:lo + 64] has terminated."""
     n_open = 0
-    for j in range(SUB_PIXELS):
-        n_open += stop[j] == _BIG_K
+    for jj in range(_U64_SUB):
+        n_open += stop[np.uint64(lo) + jj] == _BIG_K
     return n_open == 0
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _store_subtile(scratch, stop, x0, y0, width, height, feat, trans, last):
-    """Copy a finished sub-tile's pixels into the output images."""
-    for j in range(SUB_PIXELS):
-        u = x0 + (j % SUB)
-        v = y0 + (j // SUB)
-        if u < width and v < height:
-            feat[v, u, 0] = scratch[3, j]
-            feat[v, u, 1] = scratch[4, j]
-            feat[v, u, 2] = scratch[5, j]
-            feat[v, u, 3] = scratch[6, j]
-            trans[v, u] = scratch[2, j]
-            last[v, u] = stop[j]
+def _store_tile(scratch, stop, tx, ty, width, height, feat, trans, last):
+    """Copy a finished tile's pixels into the output images, one image row segment of a sub-tile at a time, through
+    flat views and unsigned indices (no per-row views, no negative-index fix-ups)."""
+    f1 = feat.reshape(-1)
+    t1 = trans.reshape(-1)
+    l1 = last.reshape(-1)
+    for p in range(4):
+        x0, y0 = _sub_origin(tx, ty, p)
+        nu = min(SUB, width - x0)
+        for r in range(min(SUB, height - y0)):
+            row = np.uint64((y0 + r) * width + x0)
+            base = np.uint64(p * SUB_PIXELS + r * SUB)
+            for c in range(np.uint64(nu)):
+                i = base + c
+                pix = row + c
+                f1[pix * _U4] = scratch[3, i]
+                f1[pix * _U4 + _U1] = scratch[4, i]
+                f1[pix * _U4 + _U2] = scratch[5, i]
+                f1[pix * _U4 + _U3] = scratch[6, i]
+                t1[pix] = scratch[2, i]
+                l1[pix] = stop[i]
 
 
 @njit(parallel=True, cache=True, fastmath=True)
 def backward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans, last, sub_end, grad_feat,
-             grad_alpha, isect_grads):
+             grad_alpha, isect_grads, n_threads):
     """Gradient sums of every intersection [n_isect, 10] (each tile owns its slots: no atomics), replaying the
     forward front to back with the stored stop indices; the rest of each pixel's colour comes from the forward
-    output, so no division-by-(1 - alpha) transmittance recovery is needed."""
+    output, so no division-by-(1 - alpha) transmittance recovery is needed. Each Gaussian is processed once per
+    tile, over the runs of its live sub-tiles, so its ten lane sums are reduced once per run. n_threads as in
+    `forward`."""
     n_tiles = tile_start.size - 1
-    for t in prange(n_tiles):
+    for it in prange(n_tiles):
+        t = interleaved_tile(it, n_tiles, n_threads)
         ty = t // tiles_x
         tx = t - ty * tiles_x
         k0 = tile_start[t]
-        for k in range(k0, tile_start[t + 1]):
-            for i in range(N_GRADS):
-                isect_grads[k, i] = _F0
-        scratch = np.empty((9, SUB_PIXELS), np.float32)
-        stop = np.empty(SUB_PIXELS, np.int32)
-        for s in range(4):
-            x0 = tx * TILE + (s % 2) * SUB
-            y0 = ty * TILE + (s // 2) * SUB
-            if x0 >= width or y0 >= height:
+        k1 = tile_start[t + 1]
+        scratch = np.empty((10, TILE_PIXELS), np.float32)
+        stop = np.empty(TILE_PIXELS, np.int32)
+        _load_backward_tile(scratch, stop, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha)
+        e0 = sub_end[t, 0]
+        e1 = sub_end[t, 1]
+        e2 = sub_end[t, 3]  # position 2 holds sub-tile 3, position 3 sub-tile 2
+        e3 = sub_end[t, 2]
+        kmax = max(max(e0, e1), max(e2, e3))
+        for k in range(k0, k1):
+            pm = _positions(mask[k]) if k < kmax else 0
+            pm &= (k < e0) | ((k < e1) << 1) | ((k < e2) << 2) | ((k < e3) << 3)
+            if pm == 0:
+                for i in range(N_GRADS):
+                    isect_grads[k, i] = _F0
                 continue
-            _load_backward_pixels(scratch, stop, x0, y0, width, height, feat, trans, last, grad_feat, grad_alpha)
-            _backward_subtile(params, gid, mask, k0, sub_end[t, s], s, scratch, stop, isect_grads)
+            _backward_gaussian(params, gid[k], np.int32(k), pm, scratch, stop, isect_grads, k)
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _load_backward_pixels(scratch, stop, x0, y0, width, height, feat, trans, last, grad_feat, grad_alpha):
-    """Per-pixel state for the backward replay: coordinates, T = 1, running sum 0, dL/dfeature and
-    K = dL/dC . C - dL/dalpha * T_final (the part of dL/dalpha_i that depends on what lies behind Gaussian i)."""
-    px = scratch[0]
-    py = scratch[1]
-    _init_pixels(px, py, stop, x0, y0, width, height, np.int32(-1))
-    for j in range(SUB_PIXELS):
-        u = x0 + (j % SUB)
-        v = y0 + (j // SUB)
-        scratch[2, j] = _F1
-        scratch[3, j] = _F0
-        if u < width and v < height:
-            g0 = grad_feat[v, u, 0]
-            g1 = grad_feat[v, u, 1]
-            g2 = grad_feat[v, u, 2]
-            g3 = grad_feat[v, u, 3]
-            scratch[4, j] = g0
-            scratch[5, j] = g1
-            scratch[6, j] = g2
-            scratch[7, j] = g3
-            scratch[8, j] = (g0 * feat[v, u, 0] + g1 * feat[v, u, 1] + g2 * feat[v, u, 2] + g3 * feat[v, u, 3]
-                             - grad_alpha[v, u] * trans[v, u])
-            stop[j] = last[v, u]
-        else:
-            for i in range(4, 9):
-                scratch[i, j] = _F0
+def _load_backward_tile(scratch, stop, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha):
+    """Per-pixel state for the backward replay, in position order: coordinates, T = 1, running sum 0,
+    dL/dfeature and K = dL/dC . C - dL/dalpha * T_final (the part of dL/dalpha_i that depends on what lies behind
+    Gaussian i); zero for pixels outside the image."""
+    _init_tile_pixels(scratch[0], scratch[1], stop, tx, ty, width, height, np.int32(-1))
+    for i in range(TILE_PIXELS):
+        scratch[2, i] = _F1
+    for row in range(3, 9):
+        for i in range(TILE_PIXELS):
+            scratch[row, i] = _F0
+    f1 = feat.reshape(-1)
+    g1 = grad_feat.reshape(-1)
+    t1 = trans.reshape(-1)
+    a1 = grad_alpha.reshape(-1)
+    l1 = last.reshape(-1)
+    for p in range(4):
+        x0, y0 = _sub_origin(tx, ty, p)
+        nu = min(SUB, width - x0)
+        for r in range(min(SUB, height - y0)):
+            row = np.uint64((y0 + r) * width + x0)
+            base = np.uint64(p * SUB_PIXELS + r * SUB)
+            for c in range(np.uint64(nu)):
+                i = base + c
+                pix = row + c
+                q = pix * _U4
+                g0 = g1[q]
+                gg1 = g1[q + _U1]
+                g2 = g1[q + _U2]
+                g3 = g1[q + _U3]
+                scratch[4, i] = g0
+                scratch[5, i] = gg1
+                scratch[6, i] = g2
+                scratch[7, i] = g3
+                scratch[8, i] = (g0 * f1[q] + gg1 * f1[q + _U1] + g2 * f1[q + _U2] + g3 * f1[q + _U3]
+                                 - a1[pix] * t1[pix])
+                stop[i] = l1[pix]
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _backward_subtile(params, gid, mask, k0, k1, s, scratch, stop, isect_grads):
-    """Accumulate one sub-tile's gradient sums into the intersection rows k0:k1 that have mask bit s."""
-    px = scratch[0]
-    py = scratch[1]
-    T = scratch[2]
-    q = scratch[3]
-    g0 = scratch[4]
-    g1 = scratch[5]
-    g2 = scratch[6]
-    g3 = scratch[7]
-    K = scratch[8]
-    bit = 1 << s
-    for k in range(k0, k1):
-        if (mask[k] & bit) == 0:
-            continue
-        g = gid[k]
-        mx = params[g, 0]
-        my = params[g, 1]
-        ha = _HALF * params[g, 2]
-        b = params[g, 3]
-        hc = _HALF * params[g, 4]
-        o = params[g, 5]
-        f0 = params[g, 6]
-        f1 = params[g, 7]
-        f2 = params[g, 8]
-        f3 = params[g, 9]
-        kk = np.int32(k)
-        s_f0 = _F0
-        s_f1 = _F0
-        s_f2 = _F0
-        s_f3 = _F0
-        s_o = _F0
-        s_x = _F0
-        s_y = _F0
-        s_xx = _F0
-        s_xy = _F0
-        s_yy = _F0
-        for j in range(SUB_PIXELS):
-            dx = px[j] - mx
-            dy = py[j] - my
-            G = exp_neg(ha * dx * dx + b * dx * dy + hc * dy * dy)
-            raw = o * G
-            alpha = min(raw, ALPHA_MAX)
-            live = (alpha >= ALPHA_MIN) & (kk < stop[j])
-            Tj = T[j]
-            gf = g0[j] * f0 + g1[j] * f1 + g2[j] * f2 + g3[j] * f3
-            w = alpha * Tj if live else _F0
-            qn = q[j] + w * gf
-            one_minus = _F1 - alpha
-            d_alpha = Tj * gf - (K[j] - qn) / one_minus
-            d_alpha = d_alpha if (live & (raw < ALPHA_MAX)) else _F0
-            s_f0 += w * g0[j]
-            s_f1 += w * g1[j]
-            s_f2 += w * g2[j]
-            s_f3 += w * g3[j]
-            s_o += d_alpha * G
-            d_p = -alpha * d_alpha
-            t_x = d_p * dx
-            t_y = d_p * dy
-            s_x += t_x
-            s_y += t_y
-            s_xx += t_x * dx
-            s_xy += t_x * dy
-            s_yy += t_y * dy
-            T[j] = Tj * one_minus if live else Tj
-            q[j] = qn
-        isect_grads[k, 0] += s_f0
-        isect_grads[k, 1] += s_f1
-        isect_grads[k, 2] += s_f2
-        isect_grads[k, 3] += s_f3
-        isect_grads[k, 4] += s_o
-        isect_grads[k, 5] += s_x
-        isect_grads[k, 6] += s_y
-        isect_grads[k, 7] += s_xx
-        isect_grads[k, 8] += s_xy
-        isect_grads[k, 9] += s_yy
+def _backward_gaussian(params, g, kk, pm, scratch, stop, isect_grads, k):
+    """All gradient sums of Gaussian g (intersection k) over the runs of its live positions pm in one tile."""
+    mx = params[g, 0]
+    my = params[g, 1]
+    qa = params[g, 2] * _M32  # the exponent's coefficients, scaled by -1/16 (see exp16)
+    qb = params[g, 3] * _M16
+    qc = params[g, 4] * _M32
+    ql = params[g, 10]  # log(opacity) / 16
+    f0 = params[g, 6]
+    f1 = params[g, 7]
+    f2 = params[g, 8]
+    f3 = params[g, 9]
+    s = _backward_span(POSITION_RUNS[pm, 0], POSITION_RUNS[pm, 1], mx, my, qa, qb, qc, ql, f0, f1, f2, f3, kk,
+                       scratch, stop)
+    if POSITION_RUNS[pm, 3] != 0:
+        r = _backward_span(POSITION_RUNS[pm, 2], POSITION_RUNS[pm, 3], mx, my, qa, qb, qc, ql, f0, f1, f2, f3, kk,
+                           scratch, stop)
+        s = (s[0] + r[0], s[1] + r[1], s[2] + r[2], s[3] + r[3], s[4] + r[4], s[5] + r[5], s[6] + r[6],
+             s[7] + r[7], s[8] + r[8], s[9] + r[9])
+    for i in range(N_GRADS):
+        isect_grads[k, i] = s[i]
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _backward_span(p, n_sub, mx, my, qa, qb, qc, ql, f0, f1, f2, f3, kk, scratch, stop):
+    """Gradient sums over the n_sub consecutive sub-tiles stored from position p, through a copy of the inner loop
+    specialised for that length (a fixed trip count lets LLVM prove the scratch rows do not overlap)."""
+    lo = np.uint64(p * SUB_PIXELS)
+    if n_sub == 1:
+        return _backward_run(lo, _U64_SUB, mx, my, qa, qb, qc, ql, f0, f1, f2, f3, kk, scratch, stop)
+    if n_sub == 2:
+        return _backward_run(lo, _U64_SUB2, mx, my, qa, qb, qc, ql, f0, f1, f2, f3, kk, scratch, stop)
+    if n_sub == 3:
+        return _backward_run(lo, _U64_SUB3, mx, my, qa, qb, qc, ql, f0, f1, f2, f3, kk, scratch, stop)
+    return _backward_run(lo, _U64_SUB4, mx, my, qa, qb, qc, ql, f0, f1, f2, f3, kk, scratch, stop)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _backward_run(lo, n, mx, my, qa, qb, qc, ql, f0, f1, f2, f3, kk, scratch, stop):
+    """One Gaussian's gradient sums over the n contiguous pixels lo:lo + n of the tile scratch (the vectorised inner
+    loop; n is a compile-time constant after inlining, so LLVM proves the scratch rows do not overlap); updates T
+    and the running colour sum q of those pixels."""
+    s_f0 = _F0
+    s_f1 = _F0
+    s_f2 = _F0
+    s_f3 = _F0
+    s_o = _F0
+    s_x = _F0
+    s_y = _F0
+    s_xx = _F0
+    s_xy = _F0
+    s_yy = _F0
+    for jj in range(n):  # pass 1: the exponentials alone (a short dependency chain per lane: no register spills,
+        j = lo + jj       # and the out-of-order window covers several iterations)
+        dx = scratch[0, j] - mx
+        dy = scratch[1, j] - my
+        scratch[9, j] = exp16(dx * (qa * dx + qb * dy) + (qc * dy * dy + ql))  # opacity * G
+    for jj in range(n):  # pass 2: compositing replay and gradient sums
+        j = lo + jj
+        dx = scratch[0, j] - mx
+        dy = scratch[1, j] - my
+        raw = scratch[9, j]
+        alpha = min(raw, ALPHA_MAX)
+        live = (alpha >= ALPHA_MIN) & (kk < stop[j])
+        Tj = scratch[2, j]
+        g0 = scratch[4, j]
+        g1 = scratch[5, j]
+        g2 = scratch[6, j]
+        g3 = scratch[7, j]
+        gf = g0 * f0 + g1 * f1 + g2 * f2 + g3 * f3
+        w = alpha * Tj if live else _F0
+        qn = scratch[3, j] + w * gf
+        one_minus = _F1 - alpha
+        d_alpha = Tj * gf - (scratch[8, j] - qn) / one_minus
+        d_alpha = d_alpha if (live & (raw < ALPHA_MAX)) else _F0
+        s_f0 += w * g0
+        s_f1 += w * g1
+        s_f2 += w * g2
+        s_f3 += w * g3
+        s_o += d_alpha * raw  # opacity * dL/dopacity (divided by the opacity in the reduce)
+        d_p = -alpha * d_alpha
+        t_x = d_p * dx
+        t_y = d_p * dy
+        s_x += t_x
+        s_y += t_y
+        s_xx += t_x * dx
+        s_xy += t_x * dy
+        s_yy += t_y * dy
+        scratch[2, j] = Tj * one_minus if live else Tj
+        scratch[3, j] = qn
+    return (s_f0, s_f1, s_f2, s_f3, s_o, s_x, s_y, s_xx, s_xy, s_yy)
 
 
 @njit(parallel=True, cache=True, fastmath=True)
 def reduce_gradients(params, gid, isect_grads, n_chunks, grad_params):
     """Per-Gaussian gradients [N, 10] (means2d, conic a/b/c, opacity, features) from the intersection sums.
 
-    Call with static scheduling (chunksize 0). Each of `n_chunks` threads streams a contiguous run of intersections into its own [N, 10] partial sum (reads
-    stay sequential, the scattered adds hit a cache-resident buffer, no atomics); the partials are then summed and
-    turned into gradients w.r.t. the 2D mean and conic.
+    Call with static scheduling (chunksize 0). Each of `n_chunks` threads streams a contiguous run of intersections
+    into its own [N, 10] partial sum (reads stay sequential, the scattered adds hit a cache-resident buffer, no
+    atomics); the partials are then summed and turned into gradients w.r.t. the 2D mean and conic. The opacity sum
+    holds opacity * dL/dopacity (the kernels fold the opacity into the exponent), so it is divided by the opacity.
     """
     n = params.shape[0]
     m = gid.size
@@ -488,6 +655,7 @@ def reduce_gradients(params, gid, isect_grads, n_chunks, grad_params):
             grad_params[g, 2] = _HALF * acc[7]
             grad_params[g, 3] = acc[8]
             grad_params[g, 4] = _HALF * acc[9]
-            grad_params[g, 5] = acc[4]
+            o = params[g, 5]
+            grad_params[g, 5] = acc[4] / o if o > 0 else _F0
             for i in range(4):
                 grad_params[g, 6 + i] = acc[i]
