@@ -176,29 +176,10 @@ def dev_sentences() -> list[str]:
     """Sentences (6–24 words, all in cmudict) from docstrings of `DEV_DOC_MODULES`, minus every sentence the
     training corpus could have used, shuffled with a fixed seed."""
     from talkface.audio.align import _cmudict
-    from talkface.audio.corpus import english_sentences
+    from talkface.audio.corpus import english_sentences, module_docstrings, plain_sentences
 
     used = {t.lower() for t in english_sentences(10 ** 6, 0)}
-    vocab = _cmudict()
-    docs = []
-    for name in DEV_DOC_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ImportError:
-            continue
-        docs += [d for _, obj in inspect.getmembers(mod)
-                 if (callable(obj) or inspect.ismodule(obj)) and (d := inspect.getdoc(obj))]
-    seen, out = set(), []
-    for doc in docs:
-        for sent in re.split(r"(?<=[.!?;:])\s+|\n\s*\n", re.sub(r"[ \t]*\n[ \t]*", " ", doc)):
-            sent = re.sub(r"\s+", " ", sent).strip()
-            words = re.findall(r"[A-Za-z']+", sent)
-            if not 6 <= len(words) <= 24 or not re.fullmatch(r"[A-Za-z',;:.!?\-\"() ]+", sent):
-                continue
-            key = sent.lower()
-            if all(w.lower() in vocab for w in words) and key not in seen and key not in used:
-                seen.add(key)
-                out.append(sent)
+    out = plain_sentences(module_docstrings(DEV_DOC_MODULES), _cmudict(), min_words=6, exclude=used)
     random.Random(123).shuffle(out)
     return out
 

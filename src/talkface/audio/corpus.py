@@ -82,32 +82,46 @@ def english_sentences(limit: int, seed: int = 0) -> list[str]:
         for path in sorted(Path(folder).glob("*")) if Path(folder).is_dir() else []:
             if path.is_file():
                 texts.append(path.read_text(errors="ignore"))
+    texts += module_docstrings(PY_DOC_MODULES)
+    held = set(HELD_OUT_LJ)
+    texts += [t for k, t in lj_transcripts().items() if k not in held]
+    out = plain_sentences(texts, words_ok, min_words=4)
+    random.Random(seed).shuffle(out)
+    return out[:limit]
+
+
+def module_docstrings(names) -> list[str]:
+    """Docstrings of the named standard-library modules and their members (modules that fail to import are
+    skipped): plenty of varied, well-formed English prose that needs no download."""
     import importlib
     import inspect
 
-    for name in PY_DOC_MODULES:
+    docs = []
+    for name in names:
         try:
             mod = importlib.import_module(name)
         except ImportError:
             continue
-        for _, obj in inspect.getmembers(mod):
-            doc = inspect.getdoc(obj) if callable(obj) or inspect.ismodule(obj) else None
-            if doc:
-                texts.append(doc)
-    held = set(HELD_OUT_LJ)
-    texts += [t for k, t in lj_transcripts().items() if k not in held]
+        docs += [d for _, obj in inspect.getmembers(mod)
+                 if (callable(obj) or inspect.ismodule(obj)) and (d := inspect.getdoc(obj))]
+    return docs
+
+
+def plain_sentences(texts, vocab, min_words: int, exclude=frozenset()) -> list[str]:
+    """Unique sentences of `texts` with `min_words`–24 words, plain punctuation only, every word in `vocab`
+    (lower case) and not in `exclude` (lower case), in order of appearance."""
     seen, out = set(), []
     for text in texts:
         for sent in re.split(r"(?<=[.!?;:])\s+|\n\s*\n", re.sub(r"[ \t]*\n[ \t]*", " ", text)):
             sent = re.sub(r"\s+", " ", sent).strip()
             words = re.findall(r"[A-Za-z']+", sent)
-            if not 4 <= len(words) <= 24 or not re.fullmatch(r"[A-Za-z',;:.!?\-\"() ]+", sent):
+            if not min_words <= len(words) <= 24 or not re.fullmatch(r"[A-Za-z',;:.!?\-\"() ]+", sent):
                 continue
-            if all(w.lower() in words_ok for w in words) and sent.lower() not in seen:
-                seen.add(sent.lower())
+            key = sent.lower()
+            if all(w.lower() in vocab for w in words) and key not in seen and key not in exclude:
+                seen.add(key)
                 out.append(sent)
-    random.Random(seed).shuffle(out)
-    return out[:limit]
+    return out
 
 
 def random_word_sentences(n: int, seed: int) -> list[str]:
