@@ -29,7 +29,9 @@ class ModelConfig:
     hash_finest: int = 256
     face_hidden: int = 64
     mouth_hidden: int = 32
-    audio_dim: int = 32  # per-frame audio feature after the audio net
+    audio_dim: int = 32  # per-frame mouth condition after the condition nets
+    condition: str = "expression"  # mouth condition: "expression" (mouth coefficients), "expression+speech", "speech"
+    expression_window: int = 5  # frames of mouth coefficients around each video frame
     max_offset_cm: float = 1.5  # bound of the position offset (tanh-scaled)
 
 
@@ -58,6 +60,13 @@ class TrainConfig:
     max_gaussians: int = 14000
     checkpoint_every: int = 250
     seed: int = 0
+    # tracked → generated-like mouth coefficients (see condition.augment)
+    expr_noise: float = 0.05  # Gaussian noise, stdev units of the shipped model
+    expr_scale_min: float = 0.85  # amplitude scale range (generated motion is smaller than tracked)
+    expr_scale_max: float = 1.0
+    expr_smooth_prob: float = 0.5  # probability of the temporally smoothed coefficients
+    expr_smooth_sigma: float = 1.0  # frames
+    speech_dropout: float = 0.5  # "expression+speech": probability of dropping the speech feature in a step
 
 
 @dataclass
@@ -83,6 +92,7 @@ class AvatarConfig:
 
 
 PRESETS = ("fast", "quality")
+CONDITIONS = ("expression", "expression+speech", "speech")
 
 
 def preset(name: str) -> AvatarConfig:

@@ -59,6 +59,7 @@ class AvatarDataset:
     intrinsics: np.ndarray  # [T, 4] float32 fx, fy, cx, cy of the crop
     audio: np.ndarray  # [T, W, D] float32 speech-feature windows
     eyes: np.ndarray  # [T, 6] float32 blink + gaze
+    mouth_coeffs: np.ndarray  # [T, 12] float32 tracked mouth coefficients, offsets from the reference face (cm)
     frame_index: np.ndarray  # [T] int source frame of each sample
     resolution: int
 
@@ -140,8 +141,11 @@ def feather(mask: np.ndarray, resolution: int) -> np.ndarray:
 
 
 def build_dataset(video: str | Path, cfg: DataConfig, track: FaceTrack, features, start: int, stop: int,
-                  with_background: bool = True) -> AvatarDataset:
-    """Crops, cameras, masks and conditions of source frames [start, stop) (the track covers frame 0 onwards)."""
+                  reference_shape: np.ndarray, with_background: bool = True) -> AvatarDataset:
+    """Crops, cameras, masks and conditions of source frames [start, stop) (the track covers frame 0 onwards);
+    mouth coefficients are offsets from `reference_shape` (the avatar's closed-mouth frame, canonical cm)."""
+    from .condition import tracked_mouth
+
     part = track.slice(start, stop)
     res = cfg.resolution
     boxes = crop_boxes(part, cfg.crop_scale)
@@ -167,7 +171,7 @@ def build_dataset(video: str | Path, cfg: DataConfig, track: FaceTrack, features
     background = _background_masks(images) if with_background else np.zeros_like(head)
     audio = audio_windows(features, stop, cfg.audio_window)[start:stop]
     return AvatarDataset(images, head, mouth, inner, background, w2c, intr, audio, eye_features(part),
-                         np.arange(start, stop), res)
+                         tracked_mouth(part.landmarks3d, reference_shape), np.arange(start, stop), res)
 
 
 def _background_masks(images: np.ndarray) -> np.ndarray:

@@ -54,6 +54,11 @@ class Deformation:
     d_means: Tensor
     d_log_scales: Tensor
     d_quats: Tensor
+    d_rig: Tensor | None = None  # the geometric (landmark-rig) part already included in d_means, [N, 3]
+
+    def learned_means(self) -> Tensor:
+        """Δμ without the geometric rig part (what the small-motion prior regularises)."""
+        return self.d_means if self.d_rig is None else self.d_means - self.d_rig
 
 
 def mlp(sizes: list[int], final_scale: float = 1.0) -> nn.Sequential:
@@ -82,6 +87,19 @@ class AudioNet(nn.Module):
         """Temporal convs over the window, then one linear layer."""
         x = self.conv(windows.transpose(1, 2))
         return self.fc(x.flatten(1))
+
+
+class ExpressionNet(nn.Module):
+    """Mouth-coefficient window [B, W, 12] (normalised offsets from the reference face) → mouth feature [B, A]."""
+
+    def __init__(self, n_coeffs: int, window: int, out_dim: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_coeffs * window, 64), nn.LeakyReLU(0.02, True),
+                                 nn.Linear(64, 64), nn.LeakyReLU(0.02, True), nn.Linear(64, out_dim))
+
+    def forward(self, windows: Tensor) -> Tensor:
+        """Flattened window through a small MLP."""
+        return self.net(windows.flatten(1))
 
 
 class MotionField(nn.Module):

@@ -17,7 +17,8 @@ from ..face.landmarks import EYE_0, EYE_1, LIPS_INNER, LIPS_OUTER
 from ..render.splat import Camera, rasterize
 from .config import ModelConfig
 from .dataset import EYE_FEATURES
-from .fields import AudioNet, Deformation, MotionField, StructureField, hook_feature
+from .condition import MOUTH_COEFFS
+from .fields import AudioNet, Deformation, ExpressionNet, MotionField, StructureField, hook_feature
 
 FACE_BOUND_CM = 12.0
 MOUTH_BOUND_CM = 4.0
@@ -85,8 +86,57 @@ def make_camera(w2c: np.ndarray | Tensor, intr: np.ndarray | Tensor, resolution:
     return Camera(fx, fy, cx, cy, resolution, resolution, torch.as_tensor(np.asarray(w2c), dtype=torch.float32))
 
 
+BIND_K = 4  # landmarks each Gaussian follows (inverse-distance weights)
+
+
+def landmark_binding(means: Tensor, landmarks: Tensor, k: int = BIND_K) -> tuple[Tensor, Tensor]:
+    """Each Gaussian centre [N, 3] bound to its k nearest canonical landmarks [L, 3]: indices [N, k] and
+    inverse-distance weights [N, k] summing to 1 (the 3D-aware mesh warp of the Gaussians)."""
+    d = torch.cdist(means.detach(), landmarks)
+    dist, idx = d.topk(k, dim=1, largest=False)
+    w = 1.0 / (dist + 0.1) ** 2
+    return idx, w / w.sum(1, keepdim=True)
+
+
+class MouthRig(nn.Module):
+    """Mouth coefficients → per-landmark offsets [478, 3] (cm) through the shipped morphable model's mouth basis:
+    the geometric part of the mouth motion. The lips, jaw and chin then move by exactly what the (tracked or
+    generated) coefficients say; the learned motion fields only add the person-specific residual (teeth,
+    wrinkles, lip shading). Constants of the shipped face model, not stored with the avatar."""
+
+    def __init__(self):
+        super().__init__()
+        from ..face import shipped_morphable
+
+        model = shipped_morphable()
+        idx = model.regions["mouth"]
+        self.register_buffer("basis", torch.as_tensor(model.bases["mouth"], dtype=torch.float32), persistent=False)
+        self.register_buffer("stdev", torch.as_tensor(model.stdev["mouth"], dtype=torch.float32), persistent=False)
+        self.register_buffer("index", torch.as_tensor(idx, dtype=torch.long), persistent=False)
+        self.register_buffer("landmarks", torch.as_tensor(canonical_face().mean, dtype=torch.float32),
+                             persistent=False)
+
+    def offsets(self, window: Tensor) -> Tensor:
+        """Landmark offsets [478, 3] of the centre frame of a normalised coefficient window [W, 12]."""
+        c = window[window.shape[0] // 2] * self.stdev
+        out = torch.zeros_like(self.landmarks)
+        out[self.index] = (c @ self.basis).view(-1, 3)
+        return out
+
+    @staticmethod
+    def apply(lm_offsets: Tensor, binding: tuple[Tensor, Tensor]) -> Tensor:
+        """Per-Gaussian offsets [N, 3] = weighted landmark offsets."""
+        idx, w = binding
+        return (lm_offsets[idx] * w[..., None]).sum(1)
+
+
 class AvatarModel(nn.Module):
-    """Person-specific Gaussian head driven by speech (mouth, jaw) and eye features (lids, gaze)."""
+    """Person-specific Gaussian head driven by a mouth condition (mouth coefficients and/or speech windows,
+    `ModelConfig.condition`) and eye features (lids, gaze).
+
+    The condition of one frame is a dict: "expression" [W_e, 12] normalised mouth-coefficient offsets from the
+    reference face (see `condition.py`), "speech" [W, D] phoneme posteriors ++ encoder embedding.
+    """
 
     def __init__(self, cfg: ModelConfig, audio_in_dim: int, audio_window: int, seed: int = 0):
         super().__init__()
@@ -104,7 +154,14 @@ class AvatarModel(nn.Module):
         mouth_centre, mouth_axes = mouth_geometry()
         self.register_buffer("lip_box", torch.tensor(np.concatenate([canon[list(LIPS_OUTER)].mean(0),
                                                                         mouth_axes * np.array([1.4, 1.2, 3.0])])))
-        self.audio_net = AudioNet(audio_in_dim, audio_window, cfg.audio_dim)
+        if cfg.condition not in ("expression", "expression+speech", "speech"):
+            raise ValueError(f"unknown avatar condition {cfg.condition!r}")
+        self.uses = set(cfg.condition.split("+"))
+        self.audio_net = AudioNet(audio_in_dim, audio_window, cfg.audio_dim) if "speech" in self.uses else None
+        self.expression_net = (ExpressionNet(MOUTH_COEFFS, cfg.expression_window, cfg.audio_dim)
+                               if "expression" in self.uses else None)
+        self.speech_dropout = 0.0  # set by the trainer for "expression+speech"
+        self.rig = MouthRig() if "expression" in self.uses else None
         common = dict(levels=cfg.hash_levels, log2_size=cfg.hash_log2_size, base=cfg.hash_base)
         self.face_motion = MotionField(face_centre, FACE_BOUND_CM, cfg.audio_dim, EYE_FEATURES, 0, cfg.face_hidden,
                                        finest=cfg.hash_finest, max_offset=cfg.max_offset_cm, **common)
@@ -126,8 +183,22 @@ class AvatarModel(nn.Module):
 
     # ---- motion ---------------------------------------------------------------------------------------------
     def refresh_lookups(self) -> None:
-        """Recompute the cached hash-grid lookups at the current centres (training calls this every few steps)."""
+        """Recompute the cached hash-grid lookups and landmark bindings at the current centres (training calls
+        this every few steps)."""
         self.lookups = {"face": self.face_motion.lookup(self.face.means), "mouth": self.mouth_motion.lookup(self.mouth.means)}
+        if self.rig is not None:
+            for name, field in self.fields().items():
+                self.lookups[name + "_bind"] = landmark_binding(field.means, self.rig.landmarks)
+
+    def binding(self, name: str) -> tuple[Tensor, Tensor]:
+        """Landmark binding of a branch: cached (inference / refreshed in training) if still valid, else fresh."""
+        field = self.fields()[name]
+        if self.cache is not None:
+            return self.cache[name + "_bind"]
+        b = self.lookups.get(name + "_bind")
+        if b is None or b[0].shape[0] != field.count:
+            b = landmark_binding(field.means, self.rig.landmarks)
+        return b
 
     def _lookup(self, name: str, field: StructureField):
         """Cached lookup if still valid for this field's size, else None (computed fresh)."""
@@ -148,14 +219,45 @@ class AvatarModel(nn.Module):
         return {"face": self.face_motion.encode(self.face.means, self._lookup("face", self.face)),
                 "mouth": self.mouth_motion.encode(self.mouth.means, self._lookup("mouth", self.mouth))}
 
-    def deformations(self, audio_window: Tensor, eyes: Tensor) -> tuple[Deformation, Deformation]:
-        """Face and mouth offsets for one frame's speech window [W, D] and eye features [6]."""
-        a = self.audio_net(audio_window[None])[0]
+    def mouth_feature(self, cond: dict[str, Tensor]) -> Tensor:
+        """The per-frame mouth feature a [A] from the condition nets (summed when both are used); in training,
+        the speech part is dropped with probability `speech_dropout` so the coefficients carry the motion."""
+        a = 0.0
+        if self.expression_net is not None:
+            a = a + self.expression_net(cond["expression"][None])[0]
+        if self.audio_net is not None:
+            drop = self.training and self.expression_net is not None and float(torch.rand(())) < self.speech_dropout
+            if not drop:
+                a = a + self.audio_net(cond["speech"][None])[0]
+        return a
+
+    def deformations(self, cond: dict[str, Tensor], eyes: Tensor) -> tuple[Deformation, Deformation]:
+        """Face and mouth offsets for one frame's condition (see the class doc) and eye features [6]."""
+        a = self.mouth_feature(cond)
         enc = self.encodings()
         face = self.face_motion.deform(enc["face"], a, eyes=eyes)
+        lm = self.rig.offsets(cond["expression"]) if self.rig is not None else None
+        if lm is not None:
+            face.d_rig = self.rig.apply(lm, self.binding("face"))
+            face.d_means = face.d_means + face.d_rig
         hook = hook_feature(face.d_means, self.lip_index() if self.cache is None else self.cache["lip_index"])
         mouth = self.mouth_motion.deform(enc["mouth"], a, hook=hook)
+        if lm is not None:
+            mouth.d_rig = self.rig.apply(lm, self.binding("mouth"))
+            mouth.d_means = mouth.d_means + mouth.d_rig
         return face, mouth
+
+    def rig_deformations(self, cond: dict[str, Tensor]) -> tuple[Deformation, Deformation] | None:
+        """Only the geometric rig motion (the warmup stage: static Gaussians learn the reference face, so the
+        mouth already opens and closes with the coefficients); None without a rig."""
+        if self.rig is None:
+            return None
+        lm = self.rig.offsets(cond["expression"])
+        out = []
+        for name, field in self.fields().items():
+            d = self.rig.apply(lm, self.binding(name))
+            out.append(Deformation(d, torch.zeros_like(field.log_scales), torch.zeros_like(field.quats), d))
+        return out[0], out[1]
 
     @torch.no_grad()
     def prepare_inference(self) -> None:
@@ -166,6 +268,9 @@ class AvatarModel(nn.Module):
         self.face_motion.cache_first_layers(enc["face"])
         self.mouth_motion.cache_first_layers(enc["mouth"])
         enc["lip_index"] = self.lip_index()
+        if self.rig is not None:
+            for name, field in self.fields().items():
+                enc[name + "_bind"] = landmark_binding(field.means, self.rig.landmarks)
         self.cache = enc
 
     # ---- rendering ------------------------------------------------------------------------------------------
@@ -185,15 +290,15 @@ class AvatarModel(nn.Module):
         out["colors"] = torch.sigmoid(torch.cat([self.face.color_logits, self.mouth.color_logits]))
         return out
 
-    def forward(self, audio_window: Tensor, eyes: Tensor, camera: Camera, frame: Tensor | None = None,
+    def forward(self, cond: dict[str, Tensor], eyes: Tensor, camera: Camera, frame: Tensor | None = None,
                 motion: bool = True) -> dict[str, Tensor]:
         """Render one frame: named outputs rgb (premultiplied head), alpha, composite (over `frame`), offsets."""
-        deform = self.deformations(audio_window, eyes) if motion else None
+        deform = self.deformations(cond, eyes) if motion else self.rig_deformations(cond)
         g = self.gaussians(deform)
         out = rasterize(g["means"], g["log_scales"], g["quats"], g["opacity_logits"], g["colors"], camera)
         out["composite"] = out["rgb"] if frame is None else out["rgb"] + (1 - out["alpha"])[..., None] * frame
         if deform is not None:
-            out["offsets"] = torch.cat([deform[0].d_means, deform[1].d_means])
+            out["offsets"] = torch.cat([deform[0].learned_means(), deform[1].learned_means()])
         return out
 
     # ---- losses and metrics ---------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """`speak`: drive a fitted avatar with new speech and write a video at the source framing, streaming.
 
-Per output frame: a pose/eye source gives the head pose, eye features and the background frame; the model
-deforms and renders the head crop; the crop is pasted back into the frame (rgb + (1 - alpha) · frame).
-Nothing grows with the output length except the speech features (a few MB per minute).
+Mouth: the expression generator turns the speech into mouth coefficients for the avatar's closed-mouth reference
+face (`condition.py`); per output frame a pose/eye source gives the head pose, eye features and the background
+frame; the model deforms and renders the head crop; the crop is pasted back into the frame
+(rgb + (1 - alpha) · frame). What grows with the output length: the 16 kHz audio (kept for muxing) and the
+[T, 12] mouth track; the speech features are released once the mouth track is generated.
 """
 from __future__ import annotations
 
@@ -129,7 +131,7 @@ class HeadRenderer:
         return project_canonical(self.centre3d, drive.pose[None], self.k)[0, 0, :2] + self.box_shift
 
     @torch.inference_mode()
-    def render(self, audio_window: np.ndarray, drive: FrameDrive) -> np.ndarray:
+    def render(self, cond: dict, drive: FrameDrive) -> np.ndarray:
         """One output frame, RGB uint8 at the source size."""
         centre = self.crop_centre(drive)
         s = self.res / self.side
@@ -138,7 +140,7 @@ class HeadRenderer:
         w2c = np.eye(4, dtype=np.float32)
         w2c[:3, :3] = axis_angle_to_matrix(drive.pose[:3])
         w2c[:3, 3] = drive.pose[3:]
-        out = self.avatar.model(torch.from_numpy(np.ascontiguousarray(audio_window)), torch.from_numpy(drive.eyes),
+        out = self.avatar.model(cond, torch.from_numpy(drive.eyes),
                                 make_camera(w2c, intr, self.res))
         return paste_back(self.background(drive.background), out["rgb"].numpy(), out["alpha"].numpy(), x0, y0, s)
 
@@ -165,8 +167,9 @@ def paste_back(frame: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, x0: float,
 
 
 def speech_input(audio: str | Path | None, text: str | None):
-    """(audio array 16 kHz, features) from an audio/video file or from text via the offline TTS."""
-    from ..audio import compute_features, features_from_text
+    """(audio array 16 kHz mono, features or None) from an audio/video file (features computed later, as
+    needed) or from text via the offline TTS (features with its exact phone timings)."""
+    from ..audio import features_from_text
     from ..audio.features import to_mono_16k
     from ..media import load_audio, probe
 
@@ -183,7 +186,7 @@ def speech_input(audio: str | Path | None, text: str | None):
     wav = load_audio(audio, DEFAULT_SR)
     if len(wav) == 0:
         raise UserError(f"{audio}: the audio track is empty.")
-    return wav, compute_features(wav, DEFAULT_SR)
+    return wav, None
 
 
 def check_encoder(avatar: Avatar) -> None:
@@ -196,15 +199,49 @@ def check_encoder(avatar: Avatar) -> None:
                         "re-run `talkface fit` for this avatar.")
 
 
-def frames(avatar: Avatar, features, n_frames: int, driver: Driver) -> Iterator[np.ndarray]:
-    """Rendered output frames, one at a time."""
-    windows = features.at_fps(DEFAULT_FPS, avatar.meta["audio"]["window"])  # strided views, no copies
-    last = len(windows) - 1
-    renderer = HeadRenderer(avatar)
+def reference_shape(avatar: Avatar) -> np.ndarray:
+    """The avatar's closed-mouth reference face [478, 3] (canonical cm): the training frame its mouth
+    coefficients are offsets from."""
+    return avatar.track.landmarks3d[int(avatar.meta["audio"]["reference_frame"])]
+
+
+def mouth_track(avatar: Avatar, features, n_frames: int) -> np.ndarray | None:
+    """[n_frames, 12] mouth coefficients generated from the speech for this avatar's reference face (None when
+    the avatar is driven by speech windows only). 48 bytes per frame: the whole track is kept."""
+    from .condition import generated_mouth
+
+    if "expression" not in avatar.config.model.condition:
+        return None
+    return generated_mouth(features, reference_shape(avatar), n_frames)
+
+
+def conditions(avatar: Avatar, mouth: np.ndarray | None, features, n_frames: int) -> Iterator[dict]:
+    """Per-frame condition dicts of the model (mouth-coefficient windows and/or speech windows)."""
+    from .condition import windows as coeff_windows
+
+    cfg = avatar.config.model
+    speech = None
+    if "speech" in cfg.condition:
+        speech = features.at_fps(DEFAULT_FPS, avatar.meta["audio"]["window"])  # strided views, no copies
     for t in range(n_frames):
-        k = min(t, last)
-        window = np.concatenate([windows.posteriors[k], windows.embedding[k]], -1).astype(np.float32)
-        yield renderer.render(window, driver(t))
+        cond = {}
+        if mouth is not None:
+            cond["expression"] = torch.from_numpy(coeff_windows(mouth, t, cfg.expression_window))
+        if speech is not None:
+            k = min(t, len(speech) - 1)
+            cond["speech"] = torch.from_numpy(np.concatenate([speech.posteriors[k], speech.embedding[k]], -1)
+                                              .astype(np.float32))
+        yield cond
+
+
+def frames(avatar: Avatar, features, n_frames: int, driver: Driver, mouth: np.ndarray | None = None
+           ) -> Iterator[np.ndarray]:
+    """Rendered output frames, one at a time (`mouth`: precomputed `mouth_track`, else generated here)."""
+    if mouth is None:
+        mouth = mouth_track(avatar, features, n_frames)
+    renderer = HeadRenderer(avatar)
+    for t, cond in enumerate(conditions(avatar, mouth, features, n_frames)):
+        yield renderer.render(cond, driver(t))
 
 
 def speak(avatar_path: str | Path, output: str | Path, audio: str | Path | None = None, text: str | None = None,
@@ -220,9 +257,24 @@ def speak(avatar_path: str | Path, output: str | Path, audio: str | Path | None 
     check_encoder(avatar)
     wav, feats = speech_input(audio, text)
     n = max(1, int(np.ceil(len(wav) / DEFAULT_SR * DEFAULT_FPS - 1e-6)))
+    uses = avatar.config.model.condition
+    if feats is None and "speech" in uses:
+        from ..audio import compute_features
+
+        feats = compute_features(wav, DEFAULT_SR)  # speech windows are read per frame from the whole track
+    if "expression" not in uses:
+        mouth = None
+    elif feats is not None:
+        mouth = mouth_track(avatar, feats, n)
+    else:  # streamed: no whole-file features, only the [n, 12] mouth track (48 bytes per frame)
+        from .condition import generated_mouth_streamed
+
+        mouth = generated_mouth_streamed(wav, DEFAULT_SR, reference_shape(avatar), n)
     driver = Driver(avatar, pose, blink)
-    with VideoWriter(output, DEFAULT_FPS, wav, DEFAULT_SR) as writer:
-        for frame in tqdm(frames(avatar, feats, n, driver), total=n, desc="speaking", unit="frame",
+    writer = VideoWriter(output, DEFAULT_FPS, wav, DEFAULT_SR)
+    del wav  # the writer keeps its own (clipped) copy for muxing: 3.84 MB per minute of audio
+    with writer:
+        for frame in tqdm(frames(avatar, feats, n, driver, mouth), total=n, desc="speaking", unit="frame",
                           dynamic_ncols=True, disable=not progress):
             writer.write(frame)
     return n

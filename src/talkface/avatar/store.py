@@ -21,7 +21,7 @@ from .config import AvatarConfig
 from .dataset import CropBoxes
 
 AVATAR_FORMAT = "talkface-avatar"
-AVATAR_VERSION = 1
+AVATAR_VERSION = 2  # 2: mouth condition = expression coefficients (condition nets changed)
 REQUIRED = ("config.json", "weights.safetensors", "track.npz", "background")
 
 

@@ -25,13 +25,14 @@ from ..face import FaceTrack
 from ..media import DEFAULT_FPS, iter_frames
 from ..store import load_npz, save_npz
 from .config import AvatarConfig
+from .condition import augment, reference_frame, smooth, windows
 from .dataset import AvatarDataset, CropBoxes, build_dataset, check_video, crop_boxes, plan_split, track_frames
 from .model import AvatarModel, make_camera
 from .store import file_digest, publish, write_avatar_files, write_background
 from .strategy import DensifyPrune
 
 DATASET_KIND = "avatar_dataset"
-DATASET_VERSION = 1
+DATASET_VERSION = 2
 LOOKUP_REFRESH = 10  # steps between hash-grid lookup refreshes (centres move far less than a cell meanwhile)
 BOX_MARGIN = 8  # pixels around the head mask that the loss looks at (covers the SSIM window)
 
@@ -72,11 +73,13 @@ def prepare(video: Path, cfg: AvatarConfig, work: Path) -> tuple[AvatarDataset, 
     features = features_from_file(video)
     if file_digest(WEIGHTS) != digest:
         raise UserError("the speech encoder's weights changed while this fit computed its features; run it again.")
-    ds = build_dataset(video, cfg.data, track, features, 0, split.train_end)
+    ref = reference_frame(track)
+    ds = build_dataset(video, cfg.data, track, features, 0, split.train_end, track.landmarks3d[ref])
     for i, frame in enumerate(itertools.islice(iter_frames(video, DEFAULT_FPS), split.train_end)):
         write_background(work, i, frame)
     audio = {"in_dim": int(ds.audio.shape[2]), "window": int(ds.audio.shape[1]),
-             "encoder_sha256": digest, "features": "phoneme posteriors + encoder embedding"}
+             "encoder_sha256": digest, "features": "phoneme posteriors + encoder embedding",
+             "reference_frame": ref}
     track.save(work / "track.npz")
     meta = {"stamp": stamp, "audio": audio, "split": asdict(split)}
     save_npz(cache, DATASET_KIND, DATASET_VERSION, {k: getattr(ds, k) for k in _DS_ARRAYS}, meta)
@@ -84,12 +87,30 @@ def prepare(video: Path, cfg: AvatarConfig, work: Path) -> tuple[AvatarDataset, 
 
 
 _DS_ARRAYS = ("images", "head_mask", "mouth_mask", "inner_mouth", "background", "w2c", "intrinsics", "audio", "eyes",
-              "frame_index")
+              "mouth_coeffs", "frame_index")
 
 
 # ---- one training sample -------------------------------------------------------------------------------------
+def training_condition(ds: AvatarDataset, t: int, cfg: AvatarConfig, rng: np.random.Generator,
+                       smoothed: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+    """Mouth condition of training frame t: tracked coefficients made generated-like (`condition.augment`),
+    and/or its speech window, as the model's condition dict."""
+    cond = {}
+    if "expression" in cfg.model.condition:
+        w = cfg.model.expression_window
+        smoothed = smooth(ds.mouth_coeffs, cfg.train.expr_smooth_sigma) if smoothed is None else smoothed
+        tr = cfg.train
+        x = augment(windows(ds.mouth_coeffs, t, w), windows(smoothed, t, w), rng, tr.expr_noise,
+                    (tr.expr_scale_min, tr.expr_scale_max), tr.expr_smooth_prob)
+        cond["expression"] = torch.from_numpy(x)
+    if "speech" in cfg.model.condition:
+        cond["speech"] = torch.from_numpy(ds.audio[t])
+    return cond
+
+
 def sample_tensors(ds: AvatarDataset, t: int) -> dict:
-    """Tensors of frame t: target image (0..1), masks, loss box, camera, conditions."""
+    """Tensors of frame t: target image (0..1), masks, loss box, camera, eye features (the mouth condition is
+    added by `training_condition`)."""
     head = torch.from_numpy(ds.head_mask[t])
     ys, xs = np.nonzero(ds.head_mask[t] > 0.05)
     r = ds.resolution
@@ -109,7 +130,7 @@ def sample_tensors(ds: AvatarDataset, t: int) -> dict:
     hole = ((head > 0.98) | (masks["inner_mouth"] > 0.5)).float()
     return {"image": image, "backdrop": image * (1.0 - hole)[..., None], "masks": masks,
             "camera": make_camera(ds.w2c[t], ds.intrinsics[t], r),
-            "audio": torch.from_numpy(ds.audio[t]), "eyes": torch.from_numpy(ds.eyes[t])}
+            "eyes": torch.from_numpy(ds.eyes[t])}
 
 
 # ---- optimisation --------------------------------------------------------------------------------------------
@@ -124,7 +145,8 @@ def make_optimizer(model: AvatarModel, cfg: AvatarConfig) -> torch.optim.Adam:
                    {"params": [field.opacity_logits], "lr": t.lr_opacity, "name": "opacity"},
                    {"params": [field.color_logits], "lr": t.lr_colors, "name": "colors"}]
     grids = [model.face_motion.encoder.table, model.mouth_motion.encoder.table]
-    nets = [p for n, p in model.named_parameters() if n.startswith(("audio_net", "face_motion", "mouth_motion"))
+    nets = [p for n, p in model.named_parameters() if n.startswith(("audio_net", "expression_net", "face_motion",
+                                                                     "mouth_motion"))
             and not n.endswith("encoder.table")]
     groups += [{"params": grids, "lr": t.lr_grid, "name": "grid"}, {"params": nets, "lr": t.lr_net, "name": "net"}]
     for g in groups:
@@ -189,7 +211,7 @@ def train_step(model: AvatarModel, opt, strategy, sample: dict, step: int, cfg: 
     """One iteration: render, losses, backward, strategy bookkeeping, optimizer step."""
     stage = stage_at(step, cfg)
     set_learning_rates(opt, step, stage, cfg)
-    out = model(sample["audio"], sample["eyes"], sample["camera"], sample["backdrop"], motion=stage != "warmup")
+    out = model(sample["cond"], sample["eyes"], sample["camera"], sample["backdrop"], motion=stage != "warmup")
     out["means2d"].retain_grad()
     losses = model.loss_dict(out, sample["image"], sample["masks"], cfg.train)
     total = sum(losses.values())
@@ -231,6 +253,8 @@ def fit(video: str | Path, output: str | Path, cfg: AvatarConfig, progress: bool
     torch.manual_seed(cfg.train.seed)
     model = AvatarModel(cfg.model, audio_meta["in_dim"], audio_meta["window"], seed=cfg.train.seed)
     model.init_colors(ds.images[0], ds.w2c[0], ds.intrinsics[0])
+    model.speech_dropout = cfg.train.speech_dropout
+    smoothed = smooth(ds.mouth_coeffs, cfg.train.expr_smooth_sigma)
     strategy = strategy or make_strategy(cfg)
     resumed = load_checkpoint(work, model, cfg)
     if resumed is None:
@@ -245,7 +269,10 @@ def fit(video: str | Path, output: str | Path, cfg: AvatarConfig, progress: bool
     for step in range(start, n_iter):
         if step % LOOKUP_REFRESH == 0:
             model.refresh_lookups()
-        info = train_step(model, opt, strategy, sample_tensors(ds, int(rng.integers(len(ds)))), step, cfg)
+        t = int(rng.integers(len(ds)))
+        sample = sample_tensors(ds, t)
+        sample["cond"] = training_condition(ds, t, cfg, rng, smoothed)
+        info = train_step(model, opt, strategy, sample, step, cfg)
         psnr_avg = info["psnr_face"] if psnr_avg is None else 0.95 * psnr_avg + 0.05 * info["psnr_face"]
         loss_avg = info["loss"] if loss_avg is None else 0.95 * loss_avg + 0.05 * info["loss"]
         bar.update(1)

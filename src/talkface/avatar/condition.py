@@ -1,0 +1,121 @@
+"""The mouth condition of the avatar's motion fields: mouth-region expression coefficients of the landmark
+morphable model, as offsets from the avatar's own closed-mouth reference frame (cm).
+
+Why coefficients instead of (only) raw speech: a person's ~10 s of training video is far too little to learn
+speech → mouth, but plenty to learn coefficients → appearance. So `fit` conditions the motion fields on the
+*tracked* coefficients of each training frame (independent of any generator's weights), and `speak` / the
+held-out evaluation feed the coefficients that the cross-speaker expression generator
+(`talkface.motion.expression.generate_mouth`) produces from the audio with the same reference face — silence
+closes the mouth because the generator closes it.
+
+The generator's output is smoother and smaller than tracked motion; `augment` bridges that gap during training
+(random temporal smoothing, amplitude scaling and noise), so nothing derived from the generator is stored.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MOUTH_COEFFS = 12  # mouth-region components of the shipped morphable model
+REFERENCE_PERCENTILE = 2.0  # the reference is the training frame at this percentile of the inner-lip gap
+
+
+def reference_frame(track) -> int:
+    """Index of the avatar's closed-mouth reference: the valid training frame whose inner-lip gap is nearest the
+    2nd percentile (a robust 'closed', not a tracking glitch at the very minimum)."""
+    from ..face import mouth_opening
+
+    gap = mouth_opening(track)
+    valid = np.asarray(track.valid, bool) if track.valid is not None else np.ones(len(gap), bool)
+    if not valid.any():
+        valid = np.ones(len(gap), bool)
+    target = np.percentile(gap[valid], REFERENCE_PERCENTILE)
+    cand = np.flatnonzero(valid)
+    return int(cand[np.argmin(np.abs(gap[cand] - target))])
+
+
+def mouth_stdev() -> np.ndarray:
+    """[12] standard deviation of each mouth coefficient in the shipped model's data (input normalisation)."""
+    from ..face import shipped_morphable
+
+    return np.asarray(shipped_morphable().stdev["mouth"], np.float32)
+
+
+def tracked_mouth(landmarks3d: np.ndarray, reference_shape: np.ndarray) -> np.ndarray:
+    """[T, 12] mouth coefficients of tracked canonical landmarks [T, 478, 3] as offsets from the reference (cm),
+    the same quantity `generate_mouth` produces."""
+    from ..face import shipped_morphable
+
+    model = shipped_morphable()
+    coeffs = model.encode(np.asarray(landmarks3d, np.float32))["mouth"]
+    ref = model.encode(np.asarray(reference_shape, np.float32)[None])["mouth"]
+    return (coeffs - ref).astype(np.float32)
+
+
+def generated_mouth(features, reference_shape: np.ndarray, n_frames: int) -> np.ndarray:
+    """[n_frames, 12] mouth coefficients generated from speech features by the shipped expression generator,
+    offsets from `reference_shape` (cm); deterministic."""
+    from ..motion.expression import generate_mouth
+
+    return generate_mouth(features, np.asarray(reference_shape, np.float32), n_frames).astype(np.float32)
+
+
+def windows(coeffs: np.ndarray, t: int, window: int) -> np.ndarray:
+    """[window, 12] normalised coefficients (÷ stdev) of frames centred on t, edge frames repeated."""
+    half = window // 2
+    idx = np.clip(np.arange(t - half, t - half + window), 0, len(coeffs) - 1)
+    return coeffs[idx] / mouth_stdev()
+
+
+def smooth(coeffs: np.ndarray, sigma: float) -> np.ndarray:
+    """Temporal Gaussian smoothing of a [T, K] sequence (sigma in frames), edges reflected."""
+    if sigma <= 0 or len(coeffs) < 2:
+        return coeffs
+    r = max(1, int(np.ceil(3 * sigma)))
+    taps = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    padded = np.pad(coeffs, ((r, r), (0, 0)), mode="reflect" if len(coeffs) > r else "edge")
+    out = np.stack([np.convolve(padded[:, k], taps, mode="valid") for k in range(coeffs.shape[1])], 1)
+    return out.astype(np.float32)
+
+
+def augment(window: np.ndarray, smoothed: np.ndarray, rng: np.random.Generator, noise: float,
+            scale_range: tuple[float, float], smooth_prob: float) -> np.ndarray:
+    """A training window made to look like a generated one: with `smooth_prob` the temporally smoothed
+    coefficients instead of the raw ones, times a random amplitude in `scale_range`, plus Gaussian noise of
+    `noise` stdev units. Inputs are normalised windows [W, 12] of the raw and the smoothed sequence."""
+    x = smoothed if rng.random() < smooth_prob else window
+    x = x * rng.uniform(*scale_range)
+    if noise > 0:
+        x = x + rng.normal(0.0, noise, size=x.shape)
+    return x.astype(np.float32)
+
+
+CHUNK_SECONDS = 60.0  # audio per generator call when streaming long speech
+MARGIN_SECONDS = 2.0  # context on each side of a chunk (the generator sees ±0.6 s; features a little more)
+
+
+def generated_mouth_streamed(wav: np.ndarray, sr: int, reference_shape: np.ndarray, n_frames: int,
+                             fps: float = 25.0, chunk_seconds: float = CHUNK_SECONDS,
+                             margin_seconds: float = MARGIN_SECONDS) -> np.ndarray:
+    """`generated_mouth` of long audio in bounded memory: speech features and the generator run on chunks of
+    `chunk_seconds` (+ `margin_seconds` of context each side, discarded), so only the [n_frames, 12] result
+    grows with the length (48 bytes per frame). Audio up to one chunk + margins is processed in one piece,
+    exactly like `generated_mouth` of its features; longer audio is processed like a series of ~1-min files."""
+    from ..audio import compute_features
+
+    hop = sr / fps  # samples per video frame
+    chunk = max(1, int(round(chunk_seconds * fps)))
+    margin = int(round(margin_seconds * fps))
+    if n_frames <= chunk + 2 * margin:
+        return generated_mouth(compute_features(wav, sr), reference_shape, n_frames)
+    out = np.empty((n_frames, MOUTH_COEFFS), np.float32)
+    for a in range(0, n_frames, chunk):
+        b = min(n_frames, a + chunk)
+        lo, hi = max(0, a - margin), min(n_frames, b + margin)
+        piece = wav[int(round(lo * hop)):int(round(hi * hop))]
+        if len(piece) == 0:  # frames past the end of the audio (rounding): hold the last generated frame
+            out[a:b] = out[a - 1] if a else 0.0
+            continue
+        gen = generated_mouth(compute_features(piece, sr), reference_shape, hi - lo)
+        out[a:b] = gen[a - lo:b - lo]
+    return out
