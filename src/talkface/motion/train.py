@@ -184,8 +184,9 @@ def train_member(data: list[MouthClip], silent: np.ndarray, config, steps: int, 
         pred = model(x, ref)
         gap_t, gap_p = decoded_gap(y, lips, basis_rows), decoded_gap(pred, lips, basis_rows)
         loss = (torch.nn.functional.smooth_l1_loss(pred, y) + 4.0 * (gap_p - gap_t).abs().mean()
-                + (torch.diff(pred, dim=1) - torch.diff(y, dim=1)).abs().mean()
-                + w_corr * (1.0 - window_correlation(gap_p, gap_t)).mean())
+                + (torch.diff(pred, dim=1) - torch.diff(y, dim=1)).abs().mean())
+        if w_corr:
+            loss = loss + w_corr * (1.0 - window_correlation(gap_p, gap_t)).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
