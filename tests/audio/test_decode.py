@@ -1,11 +1,12 @@
-"""The decoded viseme read-out (`talkface.audio.decode`): mel-axis warps and posterior averaging on real speech."""
+"""The decoded viseme read-out (`talkface.audio.decode`): the two-encoder average and mel-axis warps on real speech."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from talkface.audio.corpus import lj_transcripts, n_label_frames
-from talkface.audio.decode import VTLP_WARPS, averaged_posteriors, decoded_viseme_probs, warp_mel_axis
+from talkface.audio.decode import (VTLP_WARPS, averaged_posteriors, decoded_viseme_probs, readout_members,
+                                   warp_mel_axis)
 from talkface.audio.encoder import encode_mel, load_encoder
 from talkface.audio.features import compute_features
 from talkface.audio.mel import log_mel
@@ -64,7 +65,7 @@ def test_decoded_visemes_are_probabilities_that_track_the_alignment(lj_case):
     acc_dec = np.mean(dec[:n].argmax(1) == vis_ref)
     acc_single = np.mean(single[:n].argmax(1) == vis_ref)
     assert acc_dec > 0.6 and acc_dec >= acc_single - 0.02, (acc_dec, acc_single)
-    # the warped passes really ran (the read-out is not the single pass) but mostly agree with it
+    # the second encoder really ran (the read-out is not the single pass) but mostly agrees with it
     assert np.abs(dec - single).max() > 0.05
     assert np.mean(dec.argmax(1) == single.argmax(1)) > 0.85
     # the single-pass posteriors given by the features are reused exactly: same result as recomputing them
@@ -83,3 +84,22 @@ def test_decoding_matches_a_fresh_log_mel(lj_case):
     audio, feats, _ = lj_case
     direct = averaged_posteriors(log_mel(audio)) @ phone_to_viseme_matrix()
     np.testing.assert_allclose(direct, decoded_viseme_probs(feats), atol=1e-4)
+
+
+def test_read_out_is_the_mean_of_two_different_encoders(lj_case):
+    """The second shipped encoder is another network (not a copy), recognises the speech on its own, and the
+    read-out is exactly the mean of the two encoders' posteriors."""
+    audio, feats, labels = lj_case
+    (second,) = readout_members()
+    first = load_encoder()
+    assert second is not first
+    w1, w2 = first.state_dict(), second.state_dict()
+    assert any(not np.allclose(w1[k].numpy(), w2[k].numpy()) for k in w1)
+    post2 = encode_mel(feats.mel, second)[0]
+    n = min(len(labels), len(post2))
+    acc2 = np.mean(viseme_probs(post2[:n]).argmax(1) == viseme_index(labels[:n]))
+    assert acc2 > 0.6, acc2
+    np.testing.assert_allclose(averaged_posteriors(feats.mel, posteriors=feats.phoneme_posteriors),
+                               (feats.phoneme_posteriors + post2) / 2, atol=1e-5)
+    with_warps = averaged_posteriors(feats.mel, posteriors=feats.phoneme_posteriors, warps=VTLP_WARPS)
+    assert with_warps.shape == post2.shape and np.abs(with_warps - (feats.phoneme_posteriors + post2) / 2).max() > 0.01

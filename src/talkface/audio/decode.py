@@ -1,27 +1,26 @@
-"""Decoded per-frame viseme probabilities: the encoder's posteriors averaged over vocal-tract-length warps.
+"""Decoded per-frame viseme probabilities: the phone posteriors of two encoders averaged.
 
-`SpeechFeatures.phoneme_posteriors` are the encoder's single-pass output and stay exactly that (the motion
-models were trained on them). For a per-frame viseme read-out (the `visemes` deliverable of the speech
-front-end) this module adds test-time augmentation: the encoder is run again on the same log-mel with the
-mel-frequency axis warped by ±5 % (a vocal-tract-length perturbation, VTLP: the same words from a slightly
-longer or shorter vocal tract), and the three phone posteriors are averaged before being summed per viseme.
-Unseen speakers are exactly where the encoder is weakest, and averaging over nearby "speakers" makes the
-read-out less dependent on one voice's formant positions.
+`SpeechFeatures.phoneme_posteriors` are the feature encoder's single-pass output and stay exactly that (the
+motion models were trained on them). For a per-frame viseme read-out (the `visemes` deliverable of the speech
+front-end) this module averages them with the posteriors of a second shipped encoder, trained by the same
+recipe with another seed (`weights/phoneme_encoder_seed1.safetensors`, MODEL_CARD.md), and sums the average
+per viseme. Two independently trained networks make different errors on unseen voices; their average is
+steadier. Optional test-time augmentation by mel-axis warps (vocal-tract-length perturbation: the same words
+from a slightly longer or shorter vocal tract) is kept as a parameter.
 
 How this was chosen (`bench/audio.py --dev`, on data the held-out report never touches: unseen sentences
-spoken by Piper and by the training espeak voices, and pseudo-labelled real speech from `videos_hard/`):
-mean viseme accuracy over those three sets 70.0 % for the single pass; HMM forward-backward over phones with
-durations and bigrams from the training labels 68.9 %, Gaussian smoothing of the posteriors 69.5 %, dividing
-by class priors 69.8 %: the bidirectional GRU already sees the whole
-utterance, so a frame-level sequence prior only blurs boundaries. Averaging over one-frame-shifted, tape-speed
-±10 % or mel-axis-warped passes gave 70.4 / 70.6 / 70.5 %. The warps were kept because they need only the
-stored log-mel (no audio) and two encoder passes. Held-out LJ (measured once, after the choice): viseme
-accuracy 66.8 % → 67.9 %, phone 60.3 % → 61.3 %; with real background noise at 5–10 dB SNR it does not help
-(−0.3 to −0.8 points), see docs/BENCHMARKS.md.
+spoken by Piper and by the training espeak voices, and pseudo-labelled real speech from `videos_hard/`;
+mean viseme accuracy over the three sets): single pass 70.0 %; HMM forward-backward over phones 68.8 %,
+Gaussian smoothing 69.6 %, dividing by class priors 69.7 % (the bidirectional GRU already sees the whole
+utterance, so a frame-level sequence prior only blurs boundaries); test-time augmentation by one-frame
+shifts, tape speed ±10 % or mel warps ±5 % 70.4 %; the two-encoder average 71.9 %, and with the warps added
+to it 71.7 %. Shipped: the two-encoder average on the plain log-mel (one extra encoder pass). Held-out
+numbers are in docs/BENCHMARKS.md, measured once after this choice.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -31,8 +30,12 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .encoder import PhonemeEncoder
     from .features import SpeechFeatures
 
-# Mel-axis warp factors of the extra encoder passes (output bin i reads input bin i / factor).
+# Mel-axis warp factors for optional extra encoder passes (output bin i reads input bin i / factor).
 VTLP_WARPS: tuple[float, ...] = (0.95, 1.05)
+# Warps of the shipped read-out: none (with two encoders the warps no longer help on the development sets).
+READOUT_WARPS: tuple[float, ...] = ()
+# Second encoder of the read-out ensemble: the same recipe trained with another seed (MODEL_CARD.md).
+READOUT_MEMBERS: tuple[Path, ...] = (Path(__file__).parent / "weights" / "phoneme_encoder_seed1.safetensors",)
 
 
 def warp_mel_axis(mel: np.ndarray, factor: float) -> np.ndarray:
@@ -50,32 +53,45 @@ def warp_mel_axis(mel: np.ndarray, factor: float) -> np.ndarray:
     return mel[:, lo] * (1.0 - w) + mel[:, hi] * w
 
 
+def readout_members() -> list["PhonemeEncoder"]:
+    """The extra shipped encoders of the read-out ensemble (`READOUT_MEMBERS`: same recipe, other seed)."""
+    from .encoder import load_encoder
+
+    return [load_encoder(str(path)) for path in READOUT_MEMBERS]
+
+
 def averaged_posteriors(mel: np.ndarray, model: Optional["PhonemeEncoder"] = None,
                         posteriors: Optional[np.ndarray] = None,
-                        warps: tuple[float, ...] = VTLP_WARPS) -> np.ndarray:
-    """Phone posteriors [ceil(F/2), P] averaged over the plain log-mel and its mel-axis `warps`.
+                        warps: tuple[float, ...] = READOUT_WARPS,
+                        members: Optional[Sequence["PhonemeEncoder"]] = None) -> np.ndarray:
+    """Phone posteriors [ceil(F/2), P] averaged over encoders × (the plain log-mel and its mel-axis `warps`).
 
-    `posteriors` (the plain pass, e.g. `SpeechFeatures.phoneme_posteriors`) is reused when given, so only
-    the warped passes run. Each pass goes through `encode_mel`, i.e. in bounded-memory chunks.
+    The encoders are `model` (default: the shipped feature encoder) and `members` (default: the shipped
+    read-out members). `posteriors` (the plain pass of `model`, e.g. `SpeechFeatures.phoneme_posteriors`) is
+    reused when given. Each pass goes through `encode_mel`, i.e. in bounded-memory chunks.
     """
     from .encoder import encode_mel, load_encoder
 
     model = model or load_encoder()
+    members = readout_members() if members is None else list(members)
     mel = np.asarray(mel, np.float32)
     base = encode_mel(mel, model)[0] if posteriors is None else np.asarray(posteriors, np.float32)
+    passes = [(model, f) for f in warps] + [(m, f) for m in members for f in (1.0, *warps)]
     total = base.astype(np.float32).copy()
-    for factor in warps:
-        total += encode_mel(warp_mel_axis(mel, factor), model)[0][: len(total)]
-    return total / np.float32(1 + len(warps))
+    for encoder, factor in passes:
+        view = mel if factor == 1.0 else warp_mel_axis(mel, factor)
+        total += encode_mel(view, encoder)[0][: len(total)]
+    return total / np.float32(1 + len(passes))
 
 
 def decoded_viseme_probs(features: "SpeechFeatures", model: Optional["PhonemeEncoder"] = None,
-                         warps: tuple[float, ...] = VTLP_WARPS) -> np.ndarray:
+                         warps: tuple[float, ...] = READOUT_WARPS,
+                         members: Optional[Sequence["PhonemeEncoder"]] = None) -> np.ndarray:
     """Per-frame viseme probabilities [F2, 15] at 50 Hz of speech features (rows sum to 1).
 
     The phone posteriors averaged over the plain and warped log-mel (`averaged_posteriors`), summed per
     viseme of the table in `visemes.py`. This is the read-out to use for "which mouth shape is this frame";
     `SpeechFeatures.visemes` / `visemes.viseme_probs` are the single-pass sums.
     """
-    post = averaged_posteriors(features.mel, model, features.phoneme_posteriors, warps)
+    post = averaged_posteriors(features.mel, model, features.phoneme_posteriors, warps, members)
     return post @ phone_to_viseme_matrix()
