@@ -1,5 +1,6 @@
 """Avatar benchmark (issue 6): fit on the first 10 s of each talking clip >= 12 s, evaluate on the held-out part
-with the held-out audio and ground-truth pose (InsTaG protocol); fit time, speak speed, speak memory.
+with the held-out audio and ground-truth pose, eye features and upper-face (eyes, brows) coefficients (InsTaG
+protocol); fit time, speak speed, speak memory.
 
     .venv/bin/python bench/avatar.py [--clips obama_clip1 ...] [--preset fast] [--workdir /tmp/avatar_bench]
         [--skip-fit] [--memory-minutes 0]
@@ -32,21 +33,24 @@ def talking_clips() -> list[str]:
     return [p.stem for p in sorted(VIDEOS.glob("*.mp4")) if probe(p).duration >= MIN_SECONDS]
 
 
-def avatar_path(workdir: Path, name: str, preset: str, condition: str, augment: bool = True) -> Path:
+def avatar_path(workdir: Path, name: str, preset: str, condition: str, augment: bool = True,
+                upper_weight: float | None = None) -> Path:
     """Where the bench keeps the avatar of one clip (the default condition keeps the plain name)."""
     tag = "" if condition == "expression" else "_" + condition.replace("+", "-")
     tag += "" if augment else "_noaug"
+    tag += "" if upper_weight is None else f"_uw{upper_weight:g}"
     return workdir / f"{name}_{preset}{tag}.avatar"
 
 
 def fit_clip(name: str, preset: str, workdir: Path, skip: bool, condition: str = "expression",
-             iterations: int | None = None, augment: bool = True) -> tuple[Path, float]:
+             iterations: int | None = None, augment: bool = True, upper_weight: float | None = None
+             ) -> tuple[Path, float]:
     """Fit (or reuse) the avatar of one clip; returns its path and the fit wall time (s, incl. preprocessing).
     A finished avatar of the current format is reused when `skip` (evaluation can be re-run without refitting)."""
     from talkface.avatar import fit, preset as make_preset
     from talkface.avatar.store import AVATAR_VERSION
 
-    out = avatar_path(workdir, name, preset, condition, augment)
+    out = avatar_path(workdir, name, preset, condition, augment, upper_weight)
     if skip and (out / "config.json").is_file():
         doc = json.loads((out / "config.json").read_text())
         if doc.get("version") == AVATAR_VERSION:
@@ -55,6 +59,8 @@ def fit_clip(name: str, preset: str, workdir: Path, skip: bool, condition: str =
     cfg.model.condition = condition
     if iterations:
         cfg.train.iterations = iterations
+    if upper_weight is not None:  # extra loss weight on the eyes + brows (comparison)
+        cfg.train.upper_weight = upper_weight
     if not augment:  # train on the raw tracked coefficients (to measure what the augmentation buys)
         cfg.train.expr_noise, cfg.train.expr_smooth_prob = 0.0, 0.0
         cfg.train.expr_scale_min = cfg.train.expr_scale_max = 1.0
@@ -68,14 +74,16 @@ def fit_clip(name: str, preset: str, workdir: Path, skip: bool, condition: str =
 
 
 def evaluate_clip(name: str, avatar_dir: Path, workdir: Path, condition: str = "generated") -> dict:
-    """Render the held-out part with held-out audio + ground-truth pose/eyes, then score it against the truth.
+    """Render the held-out part with held-out audio + ground-truth pose, eyes and upper face, then score it against
+    the truth.
     The mouth coefficients are generated from the held-out audio (`condition="generated"`, the protocol) or
     the tracked ones of the held-out frames (`"tracked"`, the renderer's ceiling)."""
     import torch
 
     from talkface.audio import compute_features, features_from_file
     from talkface.avatar.condition import windows as coeff_windows
-    from talkface.avatar.speak import conditions, mouth_track, reference_shape
+    from talkface.avatar.condition import upper_stdev
+    from talkface.avatar.speak import conditions, mouth_track, reference_shape, upper_reference_of
     from talkface.avatar import load_avatar, plan_split
     from talkface.avatar.dataset import build_dataset, crop_boxes
     from talkface.avatar.model import make_camera
@@ -95,7 +103,9 @@ def evaluate_clip(name: str, avatar_dir: Path, workdir: Path, condition: str = "
     hs, n = split.holdout_start, min(split.n_frames, track.n_frames)
     feats = features_from_file(video)
     ref_shape = reference_shape(avatar)
-    ds = build_dataset(video, cfg.data, track, feats, hs, n, ref_shape, with_background=False)
+    # upper-face (eyes, brows) coefficients: the held-out frames' own tracked values, like the eye features
+    ds = build_dataset(video, cfg.data, track, feats, hs, n, ref_shape, upper_reference_of(avatar),
+                       with_background=False)
     boxes = crop_boxes(track.slice(hs, n), cfg.data.crop_scale)
     audio = load_audio(video)[int(hs / 25 * 16000):int(n / 25 * 16000)]
     # the mouth condition: generated from the held-out audio alone (as `speak` would), or the tracked truth
@@ -123,6 +133,8 @@ def evaluate_clip(name: str, avatar_dir: Path, workdir: Path, condition: str = "
                     cond["expression"] = torch.from_numpy(coeff_windows(mouth, k, cfg.model.expression_window))
                 if conds is not None:
                     cond["speech"] = conds[t]["speech"]
+                if cfg.model.upper_face:
+                    cond["upper"] = torch.from_numpy(ds.upper_coeffs[k] / upper_stdev())
                 out = avatar.model(cond, torch.from_numpy(ds.eyes[k]),
                                    make_camera(ds.w2c[k], ds.intrinsics[k], ds.resolution))
             x0, y0 = boxes.centres[k] - boxes.side / 2
@@ -193,6 +205,7 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, help="override the preset's iterations (quick comparisons)")
     ap.add_argument("--no-report", action="store_true", help="do not write docs/BENCHMARKS.md")
     ap.add_argument("--no-augment", action="store_true", help="fit on raw tracked coefficients (comparison)")
+    ap.add_argument("--upper-weight", type=float, help="override the extra loss weight on eyes + brows (comparison)")
     ap.add_argument("--threads", type=int, help="torch/numba threads (default: by the machine's load)")
     ap.add_argument("--memory-minutes", type=float, nargs="*", default=[])
     ap.add_argument("--report-only", action="store_true", help="only rewrite the section from saved results")
@@ -202,14 +215,15 @@ def main() -> None:
     configure_threads(args.threads)
     args.workdir.mkdir(parents=True, exist_ok=True)
     clips = [] if args.report_only else (args.clips or talking_clips())
-    variant = "" if (args.condition, args.eval_mouth, args.iterations, args.no_augment) == \
-        ("expression", "generated", None, False) else f"_{args.condition.replace('+', '-')}_{args.eval_mouth}" + \
-        (f"_{args.iterations}it" if args.iterations else "") + ("_noaug" if args.no_augment else "")
+    variant = "" if (args.condition, args.eval_mouth, args.iterations, args.no_augment, args.upper_weight) == \
+        ("expression", "generated", None, False, None) else f"_{args.condition.replace('+', '-')}_{args.eval_mouth}" + \
+        (f"_{args.iterations}it" if args.iterations else "") + ("_noaug" if args.no_augment else "") + \
+        (f"_uw{args.upper_weight:g}" if args.upper_weight is not None else "")
     saved = args.workdir / f"results_{args.preset}{variant}.json"
     results = json.loads(saved.read_text()) if saved.is_file() else {}
     for name in clips:
         avatar_dir, fit_s = fit_clip(name, args.preset, args.workdir, args.skip_fit, args.condition, args.iterations,
-                                     not args.no_augment)
+                                     not args.no_augment, args.upper_weight)
         r = evaluate_clip(name, avatar_dir, args.workdir, args.eval_mouth)
         r["fit_min"] = fit_s / 60
         r["speak_fps"], r["speak_cpu_ms"] = speak_speed(avatar_dir)
@@ -227,7 +241,8 @@ def main() -> None:
             for name, r in sorted(results.items())]
     mem = []
     for minutes in args.memory_minutes:
-        avatar_dir = avatar_path(args.workdir, sorted(results)[0], args.preset, args.condition, not args.no_augment)
+        avatar_dir = avatar_path(args.workdir, sorted(results)[0], args.preset, args.condition, not args.no_augment,
+                                 args.upper_weight)
         rss, wall = speak_memory(avatar_dir, minutes, args.workdir)
         mem.append([f"{minutes:g} min", f"{rss:.0f}", f"{wall:.0f}"])
     header = ["clip", "generator trained on it", "preset", "held-out frames", "fit (min)", "PSNR face (dB)", "SSIM face", "PSNR oval (dB)",
@@ -243,7 +258,9 @@ def main() -> None:
           "CPU ms/frame (one thread) does not. The mouth is driven by the coefficients the expression generator "
           "(`talkface.motion.expression`) makes from the held-out audio; *generator trained on it* = the clip "
           "(including its held-out tail) is in the generator's training data (`talkface.splits`), so its mouth "
-          "correlation is optimistic — the honest numbers are the clips it never saw.\n",
+          "correlation is optimistic — the honest numbers are the clips it never saw. The upper face (eyes and brows "
+          "coefficients of the landmark morphable model, avatar format 3) comes, like the eye features and the pose, "
+          "from the ground-truth track of the held-out frames (as offsets from the avatar's own reference).\n",
           markdown_table(header, rows)]
     if rows:
         keys = ("psnr_face", "ssim_face", "psnr_oval", "lmd_mouth_px", "mouth_corr", "fit_min")

@@ -116,6 +116,89 @@ def test_silence_closes_the_mouth(fitted):
     assert gap_silence.mean() < np.percentile(gap_speech, 25)
 
 
+def test_upper_face_follows_the_pose_and_blink_sources(fitted, monkeypatch):
+    """Brows come with the pose source (training track replayed in step with the pose, zero for still, a driving
+    video's motion since its first frame), the eye region with the blink source (zero for off)."""
+    from talkface.avatar import load_avatar
+    from talkface.avatar.condition import UPPER_EYES, tracked_upper, upper_stdev
+    from talkface.avatar.speak import Driver, pingpong
+    from talkface.face import shipped_morphable
+
+    avatar_dir, _ = fitted
+    avatar = load_avatar(avatar_dir)
+    ref = np.asarray(avatar.meta["audio"]["upper_reference"], np.float32)
+    truth = tracked_upper(avatar.track.landmarks3d, ref) / upper_stdev()
+    assert np.abs(np.median(truth, 0)).max() < 1e-5  # the reference is the training frames' median
+    n = avatar.n_frames
+    train = Driver(avatar, "train", "train")
+    for t in (0, 10, n + 7, 3 * n):
+        drive = train(t)
+        assert np.allclose(drive.upper, truth[pingpong(t, n)], atol=1e-5)
+        assert np.array_equal(drive.pose, avatar.track.pose[pingpong(t, n)])
+    still = Driver(avatar, "still", "off")(20)
+    assert np.abs(still.upper).max() == 0.0
+
+    # a driving "video": the training track with the brows raised by 2 stdev of the first component from frame 5
+    morph = shipped_morphable()
+    raise_cm = np.zeros((1, 4), np.float32)
+    raise_cm[0, 0] = 2.0 * morph.stdev["brows"][0]
+    lift = morph.decode({"brows": raise_cm})[0] - morph.mean
+    plain = avatar.track.slice(0, 20)
+    lifted = avatar.track.slice(0, 20)
+    lifted.landmarks3d = lifted.landmarks3d.copy()
+    lifted.landmarks3d[5:] += lift
+    drivers = {}
+    for name, track in (("plain", plain), ("lifted", lifted)):
+        monkeypatch.setattr(Driver, "_driving", staticmethod(lambda path, track=track: track))
+        drivers[name] = Driver(avatar, "drive.mp4", "off")
+    video = drivers["lifted"]
+    assert np.abs(video(0).upper).max() < 1e-5  # relative to the driving video's first frame
+    lifted_by = video(12).upper - drivers["plain"](12).upper
+    assert lifted_by[UPPER_EYES] == pytest.approx(2.0, abs=0.01)
+    assert np.abs(np.delete(lifted_by, UPPER_EYES)).max() < 0.01
+    assert np.abs(video(3).upper - drivers["plain"](3).upper).max() < 1e-5
+    assert np.abs(video(12).upper[:UPPER_EYES]).max() == 0.0  # --blink off: the eye region rests
+
+
+def test_raised_brows_change_the_fitted_avatars_brows_not_its_mouth(fitted):
+    """On the real fitted avatar, a brow offset changes the rendered brow band far more than the mouth."""
+    import torch
+
+    from talkface.avatar import load_avatar
+    from talkface.avatar.condition import UPPER_EYES
+    from talkface.avatar.dataset import cameras_from_track
+    from talkface.avatar.model import make_camera
+    from talkface.face.landmarks import BROW_0, BROW_1, LIPS_OUTER
+
+    avatar_dir, _ = fitted
+    avatar = load_avatar(avatar_dir)
+    avatar.model.prepare_inference()
+    res = avatar.config.data.resolution
+    w2c, intr = cameras_from_track(avatar.track, avatar.boxes, res)
+    cam = make_camera(w2c[0], intr[0], res)
+    eyes = torch.zeros(6)
+
+    def render(upper):
+        cond = {"expression": torch.zeros(5, 12), "upper": torch.as_tensor(upper, dtype=torch.float32)}
+        with torch.inference_mode():
+            return avatar.model(cond, eyes, cam)["rgb"].numpy()
+
+    rest = np.zeros(10, np.float32)
+    raised = rest.copy()
+    raised[UPPER_EYES] = 2.5
+    diff = np.abs(render(raised) - render(rest)).mean(-1) * 255
+    pts = avatar.track.landmarks2d[0] @ avatar.boxes.affine(0, res)[:, :2].T + avatar.boxes.affine(0, res)[:, 2]
+
+    def box_mean(idx):
+        p = pts[list(idx)]
+        x0, y0 = np.floor(p.min(0)).astype(int) - 2
+        x1, y1 = np.ceil(p.max(0)).astype(int) + 3
+        return float(diff[max(0, y0):y1, max(0, x0):x1].mean())
+
+    brows, mouth = box_mean(BROW_0 + BROW_1), box_mean(LIPS_OUTER)
+    assert brows > 2.0 and brows > 4 * mouth
+
+
 @pytest.mark.slow
 def test_fit_resumes_from_its_checkpoint(tmp_path):
     """Kill a fit after its first checkpoint; the next `fit` continues from that step instead of starting over."""

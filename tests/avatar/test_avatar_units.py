@@ -85,6 +85,9 @@ def test_store_refuses_partial_corrupt_and_other_versions(tmp_path):
     _write_config(d, version=AVATAR_VERSION + 1)
     with pytest.raises(UserError, match="version"):
         load_avatar(d)
+    _write_config(d, version=2)  # mouth-only avatars (before the upper-face condition) are refused clearly
+    with pytest.raises(UserError, match="format version 2 is not supported.*expects version 3"):
+        load_avatar(d)
     _write_config(d, config={})
     with pytest.raises(UserError, match="corrupt"):
         load_avatar(d)

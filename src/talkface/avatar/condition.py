@@ -16,6 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 MOUTH_COEFFS = 12  # mouth-region components of the shipped morphable model
+UPPER_REGIONS = ("eyes", "brows")  # the upper-face regions of the shipped morphable model, in this order
+UPPER_EYES = 6  # eye-region components (lids, eye shape, irises): the first part of the upper-face vector
+UPPER_COEFFS = 10  # eyes (6) + brows (4)
 REFERENCE_PERCENTILE = 2.0  # the reference is the training frame at this percentile of the inner-lip gap
 
 
@@ -49,6 +52,42 @@ def tracked_mouth(landmarks3d: np.ndarray, reference_shape: np.ndarray) -> np.nd
     coeffs = model.encode(np.asarray(landmarks3d, np.float32))["mouth"]
     ref = model.encode(np.asarray(reference_shape, np.float32)[None])["mouth"]
     return (coeffs - ref).astype(np.float32)
+
+
+def upper_stdev() -> np.ndarray:
+    """[10] standard deviation of each upper-face coefficient (eyes then brows) in the shipped model's data."""
+    from ..face import shipped_morphable
+
+    model = shipped_morphable()
+    return np.concatenate([model.stdev[r] for r in UPPER_REGIONS]).astype(np.float32)
+
+
+def upper_coefficients(landmarks3d: np.ndarray) -> np.ndarray:
+    """[T, 10] absolute upper-face coefficients (eyes ++ brows, cm) of canonical landmarks [T, 478, 3]."""
+    from ..face import shipped_morphable
+
+    coeffs = shipped_morphable().encode(np.asarray(landmarks3d, np.float32))
+    return np.concatenate([coeffs[r] for r in UPPER_REGIONS], 1).astype(np.float32)
+
+
+def upper_reference(track) -> np.ndarray:
+    """[10] the avatar's upper-face reference: the per-coefficient median over the valid training frames (a
+    typical open-eyed, resting-brow face; the closed-mouth frame may be mid-blink or mid-raise)."""
+    coeffs = upper_coefficients(track.landmarks3d)
+    valid = np.asarray(track.valid, bool) if track.valid is not None else np.ones(len(coeffs), bool)
+    return np.median(coeffs[valid] if valid.any() else coeffs, axis=0).astype(np.float32)
+
+
+def tracked_upper(landmarks3d: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """[T, 10] upper-face coefficients of tracked landmarks as offsets from the avatar's reference (cm)."""
+    return (upper_coefficients(landmarks3d) - np.asarray(reference, np.float32)).astype(np.float32)
+
+
+def relative_upper(track) -> np.ndarray:
+    """[T, 10] upper-face motion of a driving video since its first frame (cm): the person's identity cancels,
+    like the relative pose."""
+    coeffs = upper_coefficients(track.landmarks3d)
+    return (coeffs - coeffs[:1]).astype(np.float32)
 
 
 def generated_mouth(features, reference_shape: np.ndarray, n_frames: int) -> np.ndarray:

@@ -32,6 +32,7 @@ class ModelConfig:
     audio_dim: int = 32  # per-frame mouth condition after the condition nets
     condition: str = "expression"  # mouth condition: "expression" (mouth coefficients), "expression+speech", "speech"
     expression_window: int = 5  # frames of mouth coefficients around each video frame
+    upper_face: bool = True  # eyes + brows coefficients drive a landmark rig and the face field's eye attention
     max_offset_cm: float = 1.5  # bound of the position offset (tanh-scaled)
 
 
@@ -51,6 +52,7 @@ class TrainConfig:
     fuse_lr_factor: float = 0.2
     dssim_weight: float = 0.2
     mouth_weight: float = 4.0  # extra photometric weight on lips + inner mouth
+    upper_weight: float = 0.0  # extra photometric weight on the eyes + brows hull
     alpha_weight: float = 1.0  # rendered coverage vs the feathered head mask
     offset_weight: float = 1e-3  # L1 on the deformation (keeps motion small where not needed)
     densify_every: int = 100

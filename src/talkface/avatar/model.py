@@ -17,7 +17,7 @@ from ..face.landmarks import EYE_0, EYE_1, LIPS_INNER, LIPS_OUTER
 from ..render.splat import Camera, rasterize
 from .config import ModelConfig
 from .dataset import EYE_FEATURES
-from .condition import MOUTH_COEFFS
+from .condition import MOUTH_COEFFS, UPPER_COEFFS, UPPER_EYES, UPPER_REGIONS
 from .fields import AudioNet, Deformation, ExpressionNet, MotionField, StructureField, hook_feature
 
 FACE_BOUND_CM = 12.0
@@ -98,29 +98,33 @@ def landmark_binding(means: Tensor, landmarks: Tensor, k: int = BIND_K) -> tuple
     return idx, w / w.sum(1, keepdim=True)
 
 
-class MouthRig(nn.Module):
-    """Mouth coefficients → per-landmark offsets [478, 3] (cm) through the shipped morphable model's mouth basis:
-    the geometric part of the mouth motion. The lips, jaw and chin then move by exactly what the (tracked or
-    generated) coefficients say; the learned motion fields only add the person-specific residual (teeth,
-    wrinkles, lip shading). Constants of the shipped face model, not stored with the avatar."""
+class ExpressionRig(nn.Module):
+    """Regional expression coefficients → per-landmark offsets [478, 3] (cm) through the shipped morphable
+    model's bases: the geometric part of the expression motion. Lips, jaw and chin (mouth region), lids and eye
+    shape (eyes) and brows then move by exactly what the (tracked or generated) coefficients say; the learned
+    motion fields only add the person-specific residual (teeth, wrinkles, shading). The regions are disjoint
+    vertex sets. Constants of the shipped face model, not stored with the avatar."""
 
-    def __init__(self):
+    def __init__(self, regions: tuple[str, ...] = ("mouth",)):
         super().__init__()
         from ..face import shipped_morphable
 
         model = shipped_morphable()
-        idx = model.regions["mouth"]
-        self.register_buffer("basis", torch.as_tensor(model.bases["mouth"], dtype=torch.float32), persistent=False)
-        self.register_buffer("stdev", torch.as_tensor(model.stdev["mouth"], dtype=torch.float32), persistent=False)
-        self.register_buffer("index", torch.as_tensor(idx, dtype=torch.long), persistent=False)
+        self.regions = tuple(regions)
+        for r in self.regions:
+            self.register_buffer(f"basis_{r}", torch.as_tensor(model.bases[r], dtype=torch.float32), persistent=False)
+            self.register_buffer(f"stdev_{r}", torch.as_tensor(model.stdev[r], dtype=torch.float32), persistent=False)
+            self.register_buffer(f"index_{r}", torch.as_tensor(model.regions[r], dtype=torch.long), persistent=False)
         self.register_buffer("landmarks", torch.as_tensor(canonical_face().mean, dtype=torch.float32),
                              persistent=False)
 
-    def offsets(self, window: Tensor) -> Tensor:
-        """Landmark offsets [478, 3] of the centre frame of a normalised coefficient window [W, 12]."""
-        c = window[window.shape[0] // 2] * self.stdev
+    def offsets(self, coeffs: dict[str, Tensor]) -> Tensor:
+        """Landmark offsets [478, 3] of normalised (÷ stdev) coefficients {region: [K]}; absent regions rest."""
         out = torch.zeros_like(self.landmarks)
-        out[self.index] = (c @ self.basis).view(-1, 3)
+        for r in self.regions:
+            if r in coeffs:
+                c = coeffs[r] * getattr(self, f"stdev_{r}")
+                out[getattr(self, f"index_{r}")] = (c @ getattr(self, f"basis_{r}")).view(-1, 3)
         return out
 
     @staticmethod
@@ -132,10 +136,12 @@ class MouthRig(nn.Module):
 
 class AvatarModel(nn.Module):
     """Person-specific Gaussian head driven by a mouth condition (mouth coefficients and/or speech windows,
-    `ModelConfig.condition`) and eye features (lids, gaze).
+    `ModelConfig.condition`), an upper-face condition (eyes + brows coefficients, `ModelConfig.upper_face`) and
+    eye features (lids, gaze).
 
     The condition of one frame is a dict: "expression" [W_e, 12] normalised mouth-coefficient offsets from the
-    reference face (see `condition.py`), "speech" [W, D] phoneme posteriors ++ encoder embedding.
+    reference face (see `condition.py`), "upper" [10] normalised eyes ++ brows coefficient offsets from the
+    avatar's upper-face reference, "speech" [W, D] phoneme posteriors ++ encoder embedding.
     """
 
     def __init__(self, cfg: ModelConfig, audio_in_dim: int, audio_window: int, seed: int = 0):
@@ -161,9 +167,12 @@ class AvatarModel(nn.Module):
         self.expression_net = (ExpressionNet(MOUTH_COEFFS, cfg.expression_window, cfg.audio_dim)
                                if "expression" in self.uses else None)
         self.speech_dropout = 0.0  # set by the trainer for "expression+speech"
-        self.rig = MouthRig() if "expression" in self.uses else None
+        self.upper = bool(cfg.upper_face)
+        regions = (("mouth",) if "expression" in self.uses else ()) + (UPPER_REGIONS if self.upper else ())
+        self.rig = ExpressionRig(regions) if regions else None
         common = dict(levels=cfg.hash_levels, log2_size=cfg.hash_log2_size, base=cfg.hash_base)
-        self.face_motion = MotionField(face_centre, FACE_BOUND_CM, cfg.audio_dim, EYE_FEATURES, 0, cfg.face_hidden,
+        eye_dim = EYE_FEATURES + (UPPER_COEFFS if self.upper else 0)
+        self.face_motion = MotionField(face_centre, FACE_BOUND_CM, cfg.audio_dim, eye_dim, 0, cfg.face_hidden,
                                        finest=cfg.hash_finest, max_offset=cfg.max_offset_cm, **common)
         self.mouth_motion = MotionField(mouth_centre, MOUTH_BOUND_CM, cfg.audio_dim, 0, 3, cfg.mouth_hidden,
                                         finest=cfg.hash_finest // 2, max_offset=cfg.max_offset_cm, **common)
@@ -231,12 +240,26 @@ class AvatarModel(nn.Module):
                 a = a + self.audio_net(cond["speech"][None])[0]
         return a
 
+    def rig_coefficients(self, cond: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The rig's normalised coefficients by region: the mouth window's centre frame, eyes and brows."""
+        out = {}
+        if "expression" in self.uses:
+            win = cond["expression"]
+            out["mouth"] = win[win.shape[0] // 2]
+        if self.upper:
+            out["eyes"], out["brows"] = cond["upper"][:UPPER_EYES], cond["upper"][UPPER_EYES:]
+        return out
+
+    def eye_input(self, cond: dict[str, Tensor], eyes: Tensor) -> Tensor:
+        """What the face field's eye attention reads: eye features [6] (++ upper-face coefficients [10])."""
+        return torch.cat([eyes, cond["upper"]]) if self.upper else eyes
+
     def deformations(self, cond: dict[str, Tensor], eyes: Tensor) -> tuple[Deformation, Deformation]:
         """Face and mouth offsets for one frame's condition (see the class doc) and eye features [6]."""
         a = self.mouth_feature(cond)
         enc = self.encodings()
-        face = self.face_motion.deform(enc["face"], a, eyes=eyes)
-        lm = self.rig.offsets(cond["expression"]) if self.rig is not None else None
+        face = self.face_motion.deform(enc["face"], a, eyes=self.eye_input(cond, eyes))
+        lm = self.rig.offsets(self.rig_coefficients(cond)) if self.rig is not None else None
         if lm is not None:
             face.d_rig = self.rig.apply(lm, self.binding("face"))
             face.d_means = face.d_means + face.d_rig
@@ -249,10 +272,10 @@ class AvatarModel(nn.Module):
 
     def rig_deformations(self, cond: dict[str, Tensor]) -> tuple[Deformation, Deformation] | None:
         """Only the geometric rig motion (the warmup stage: static Gaussians learn the reference face, so the
-        mouth already opens and closes with the coefficients); None without a rig."""
+        mouth, lids and brows already move with the coefficients); None without a rig."""
         if self.rig is None:
             return None
-        lm = self.rig.offsets(cond["expression"])
+        lm = self.rig.offsets(self.rig_coefficients(cond))
         out = []
         for name, field in self.fields().items():
             d = self.rig.apply(lm, self.binding(name))
@@ -303,8 +326,11 @@ class AvatarModel(nn.Module):
 
     # ---- losses and metrics ---------------------------------------------------------------------------------
     def loss_dict(self, out: dict[str, Tensor], target: Tensor, masks: dict[str, Tensor], weights) -> dict[str, Tensor]:
-        """L1 + D-SSIM (extra weight on lips/mouth), coverage vs the feathered head mask, small-motion prior."""
+        """L1 + D-SSIM (extra weight on lips/mouth, optionally on eyes/brows), coverage vs the feathered head mask,
+        small-motion prior."""
         pixel_w = 1.0 + weights.mouth_weight * masks["mouth"]
+        if weights.upper_weight and "upper" in masks:
+            pixel_w = pixel_w + weights.upper_weight * masks["upper"]
         pred, tgt = out["composite"], target
         y0, y1, x0, x1 = masks["bbox"]  # loss on the head's box: outside it composite == target exactly
         l1 = ((pred - tgt).abs().mean(-1) * pixel_w)[y0:y1, x0:x1].mean()

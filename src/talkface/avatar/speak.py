@@ -1,8 +1,9 @@
 """`speak`: drive a fitted avatar with new speech and write a video at the source framing, streaming.
 
 Mouth: the expression generator turns the speech into mouth coefficients for the avatar's closed-mouth reference
-face (`condition.py`); per output frame a pose/eye source gives the head pose, eye features and the background
-frame; the model deforms and renders the head crop; the crop is pasted back into the frame
+face (`condition.py`); per output frame a pose/eye source gives the head pose, eye features, upper-face
+coefficients and the background frame (brows follow the pose source, the eye region follows the blink source,
+so `--blink off` never blinks); the model deforms and renders the head crop; the crop is pasted back into the frame
 (rgb + (1 - alpha) · frame). What grows with the output length: the 16 kHz audio (kept for muxing) and the
 [T, 12] mouth track; the speech features are released once the mouth track is generated.
 """
@@ -22,6 +23,7 @@ from ..face import FaceTrack, canonical_face
 from ..face.geometry import axis_angle_to_matrix, matrix_to_axis_angle, project_canonical
 from ..face.landmarks import FACE_OVAL
 from ..media import DEFAULT_FPS, DEFAULT_SR
+from .condition import UPPER_COEFFS, UPPER_EYES, relative_upper, tracked_upper, upper_stdev
 from .dataset import eye_features
 from .model import make_camera
 from .store import Avatar, file_digest, load_avatar
@@ -40,15 +42,19 @@ def pingpong(t: int, n: int) -> int:
 
 @dataclass
 class FrameDrive:
-    """What one output frame needs besides speech: background frame index, head pose [6], eye features [6]."""
+    """What one output frame needs besides speech: background frame index, head pose [6], eye features [6],
+    normalised upper-face coefficient offsets [10] (eyes ++ brows, zero = the avatar's upper reference)."""
 
     background: int
     pose: np.ndarray
     eyes: np.ndarray
+    upper: np.ndarray
 
 
 class Driver:
-    """Pose (train | still | video) and eyes (train | off | video) for each output frame."""
+    """Pose (train | still | video) and eyes (train | off | video) for each output frame; the brow coefficients
+    come with the pose (training track replayed, zero offsets, or the driving video's motion since its first
+    frame), the eye-region coefficients with the blink source (lid closure is part of them)."""
 
     def __init__(self, avatar: Avatar, pose: str = "train", blink: str = "train"):
         self.track = avatar.track
@@ -59,6 +65,9 @@ class Driver:
         self.drive_eyes = eye_features(self.blink_track) if self.blink_track is not None else None
         self.open_eyes = self.train_eyes.mean(0)
         self.open_eyes[:2] = 0.0
+        self.train_upper = tracked_upper(self.track.landmarks3d, upper_reference_of(avatar)) / upper_stdev()
+        self.pose_upper = relative_upper(self.pose_track) / upper_stdev() if self.pose_track is not None else None
+        self.blink_upper = relative_upper(self.blink_track) / upper_stdev() if self.blink_track is not None else None
 
     @staticmethod
     def _driving(path: str) -> FaceTrack:
@@ -71,22 +80,29 @@ class Driver:
 
     def __call__(self, t: int) -> FrameDrive:
         n = self.track.n_frames
+        upper = np.zeros(UPPER_COEFFS, np.float32)
+        k = UPPER_EYES  # eyes coefficients first, then brows
         if self.pose_mode == "train":
             idx = pingpong(t, n)
             pose = self.track.pose[idx]
+            upper[k:] = self.train_upper[idx, k:]
         elif self.pose_mode == "still":
             idx, pose = 0, self.track.pose[0]
         else:
             idx = 0
-            pose = relative_pose(self.track.pose[0], self.pose_track.pose[0],
-                                 self.pose_track.pose[pingpong(t, self.pose_track.n_frames)])
+            j = pingpong(t, self.pose_track.n_frames)
+            pose = relative_pose(self.track.pose[0], self.pose_track.pose[0], self.pose_track.pose[j])
+            upper[k:] = self.pose_upper[j, k:]
         if self.blink_mode == "train":
             eyes = self.train_eyes[pingpong(t, n)]
+            upper[:k] = self.train_upper[pingpong(t, n), :k]
         elif self.blink_mode == "off":
             eyes = self.open_eyes
         else:
-            eyes = self.drive_eyes[pingpong(t, len(self.drive_eyes))]
-        return FrameDrive(idx, np.asarray(pose, np.float32), eyes)
+            j = pingpong(t, len(self.drive_eyes))
+            eyes = self.drive_eyes[j]
+            upper[:k] = self.blink_upper[j, :k]
+        return FrameDrive(idx, np.asarray(pose, np.float32), eyes, upper)
 
 
 def relative_pose(base: np.ndarray, drive0: np.ndarray, drive_t: np.ndarray) -> np.ndarray:
@@ -140,8 +156,9 @@ class HeadRenderer:
         w2c = np.eye(4, dtype=np.float32)
         w2c[:3, :3] = axis_angle_to_matrix(drive.pose[:3])
         w2c[:3, 3] = drive.pose[3:]
-        out = self.avatar.model(cond, torch.from_numpy(drive.eyes),
-                                make_camera(w2c, intr, self.res))
+        if self.avatar.config.model.upper_face:
+            cond = {**cond, "upper": torch.from_numpy(drive.upper)}
+        out = self.avatar.model(cond, torch.from_numpy(drive.eyes), make_camera(w2c, intr, self.res))
         return paste_back(self.background(drive.background), out["rgb"].numpy(), out["alpha"].numpy(), x0, y0, s)
 
 
@@ -203,6 +220,11 @@ def reference_shape(avatar: Avatar) -> np.ndarray:
     """The avatar's closed-mouth reference face [478, 3] (canonical cm): the training frame its mouth
     coefficients are offsets from."""
     return avatar.track.landmarks3d[int(avatar.meta["audio"]["reference_frame"])]
+
+
+def upper_reference_of(avatar: Avatar) -> np.ndarray:
+    """The avatar's upper-face reference coefficients [10] (cm): what zero upper-face offsets mean."""
+    return np.asarray(avatar.meta["audio"]["upper_reference"], np.float32)
 
 
 def mouth_track(avatar: Avatar, features, n_frames: int) -> np.ndarray | None:

@@ -17,11 +17,12 @@ import numpy as np
 from ..atomic import write_text_atomic
 from ..errors import UserError
 from ..face import FaceTrack
+from .condition import UPPER_COEFFS
 from .config import AvatarConfig
 from .dataset import CropBoxes
 
 AVATAR_FORMAT = "talkface-avatar"
-AVATAR_VERSION = 2  # 2: mouth condition = expression coefficients (condition nets changed)
+AVATAR_VERSION = 3  # 2: mouth condition = expression coefficients; 3: + upper-face (eyes, brows) condition and rig
 REQUIRED = ("config.json", "weights.safetensors", "track.npz", "background")
 
 
@@ -132,6 +133,8 @@ def load_avatar(path: str | Path) -> Avatar:
         cfg = AvatarConfig.from_dict(doc["config"])
         boxes = CropBoxes(np.asarray(doc["crop"]["centres"], np.float32), float(doc["crop"]["side"]))
         audio = doc["audio"]
+        if len(audio["upper_reference"]) != UPPER_COEFFS:
+            raise ValueError("upper-face reference of the wrong size")
         track = FaceTrack.load(path / "track.npz")
         if len(boxes.centres) != track.n_frames:
             raise ValueError("crop and track lengths differ")

@@ -25,14 +25,14 @@ from ..face import FaceTrack
 from ..media import DEFAULT_FPS, iter_frames
 from ..store import load_npz, save_npz
 from .config import AvatarConfig
-from .condition import augment, reference_frame, smooth, windows
+from .condition import augment, reference_frame, smooth, upper_reference, upper_stdev, windows
 from .dataset import AvatarDataset, CropBoxes, build_dataset, check_video, crop_boxes, plan_split, track_frames
 from .model import AvatarModel, make_camera
 from .store import file_digest, publish, write_avatar_files, write_background
 from .strategy import DensifyPrune
 
 DATASET_KIND = "avatar_dataset"
-DATASET_VERSION = 2
+DATASET_VERSION = 3
 LOOKUP_REFRESH = 10  # steps between hash-grid lookup refreshes (centres move far less than a cell meanwhile)
 BOX_MARGIN = 8  # pixels around the head mask that the loss looks at (covers the SSIM window)
 
@@ -74,28 +74,32 @@ def prepare(video: Path, cfg: AvatarConfig, work: Path) -> tuple[AvatarDataset, 
     if file_digest(WEIGHTS) != digest:
         raise UserError("the speech encoder's weights changed while this fit computed its features; run it again.")
     ref = reference_frame(track)
-    ds = build_dataset(video, cfg.data, track, features, 0, split.train_end, track.landmarks3d[ref])
+    upper_ref = upper_reference(track)
+    ds = build_dataset(video, cfg.data, track, features, 0, split.train_end, track.landmarks3d[ref], upper_ref)
     for i, frame in enumerate(itertools.islice(iter_frames(video, DEFAULT_FPS), split.train_end)):
         write_background(work, i, frame)
     audio = {"in_dim": int(ds.audio.shape[2]), "window": int(ds.audio.shape[1]),
              "encoder_sha256": digest, "features": "phoneme posteriors + encoder embedding",
-             "reference_frame": ref}
+             "reference_frame": ref, "upper_reference": [float(x) for x in upper_ref]}
     track.save(work / "track.npz")
     meta = {"stamp": stamp, "audio": audio, "split": asdict(split)}
     save_npz(cache, DATASET_KIND, DATASET_VERSION, {k: getattr(ds, k) for k in _DS_ARRAYS}, meta)
     return ds, track, crop_boxes(track, cfg.data.crop_scale), audio
 
 
-_DS_ARRAYS = ("images", "head_mask", "mouth_mask", "inner_mouth", "background", "w2c", "intrinsics", "audio", "eyes",
-              "mouth_coeffs", "frame_index")
+_DS_ARRAYS = ("images", "head_mask", "mouth_mask", "upper_mask", "inner_mouth", "background", "w2c", "intrinsics",
+              "audio", "eyes", "mouth_coeffs", "upper_coeffs", "frame_index")
 
 
 # ---- one training sample -------------------------------------------------------------------------------------
 def training_condition(ds: AvatarDataset, t: int, cfg: AvatarConfig, rng: np.random.Generator,
                        smoothed: np.ndarray | None = None) -> dict[str, torch.Tensor]:
-    """Mouth condition of training frame t: tracked coefficients made generated-like (`condition.augment`),
-    and/or its speech window, as the model's condition dict."""
+    """Condition of training frame t: tracked mouth coefficients made generated-like (`condition.augment`),
+    and/or its speech window, and its tracked upper-face coefficients (as at speak: tracked, never generated,
+    so not augmented), as the model's condition dict."""
     cond = {}
+    if cfg.model.upper_face:
+        cond["upper"] = torch.from_numpy(ds.upper_coeffs[t] / upper_stdev())
     if "expression" in cfg.model.condition:
         w = cfg.model.expression_window
         smoothed = smooth(ds.mouth_coeffs, cfg.train.expr_smooth_sigma) if smoothed is None else smoothed
@@ -120,6 +124,7 @@ def sample_tensors(ds: AvatarDataset, t: int) -> dict:
     else:
         bbox = (0, r, 0, r)
     masks = {"head": head, "mouth": torch.from_numpy(ds.mouth_mask[t]),
+             "upper": torch.from_numpy(ds.upper_mask[t]).float() / 255.0,
              "inner_mouth": torch.from_numpy(ds.inner_mouth[t]), "background": torch.from_numpy(ds.background[t]),
              "bbox": tuple(int(b) for b in bbox)}
     image = torch.from_numpy(ds.images[t]).float() / 255.0
