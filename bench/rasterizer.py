@@ -28,11 +28,13 @@ from talkface.render.splat import face_like_scene, project_gaussians, rasterize 
 from talkface.render.splat.rasterizer import TILE_CHUNK, bin_gaussians, pack_params  # noqa: E402
 from talkface.render.splat.scenes import face_camera  # noqa: E402
 
-# Arithmetic per processed pixel-Gaussian pair in the inner loops (_composite_block / _backward_run in _kernels.py),
-# counted from the source: add, sub, mul = 1, FMA = 2, the one division = 1; compares, min/max and selects are not
-# counted, nor the offsets the backward's second pass recomputes instead of storing.
-# forward, pass 1: offsets 2, exponent 8 (2 mul + 3 FMA, opacity folded in as log(opacity)), polynomial exp 18
-# (7 FMA + 4 squarings); pass 2: transmittance 2, weight 1, 4 feature sums 8.
+# Arithmetic per processed pixel-Gaussian pair in the inner loops (forward: _alphas + _blend / _composite_two,
+# backward: _backward_run, in _kernels.py), counted from the source: add, sub, mul = 1, FMA = 2, the one division = 1;
+# compares, min/max, selects and sign flips are not counted, nor the forward's per-pixel pair counter (bookkeeping
+# for the stop index) or the offsets the backward's second pass recomputes instead of storing.
+# forward, pass 1 (_alphas): offsets 2, exponent 8 (2 mul + 3 FMA, opacity folded in as log(opacity)), polynomial
+# exp 18 (7 FMA + 4 squarings); pass 2 (_blend and the feature sums): transmittance 2 (1 - alpha, times T),
+# weight 1, 4 feature sums 8 (per channel w g + (v h + F) for the two Gaussians of a pass: 4 flops per 2 pairs).
 FLOPS_PER_PAIR_FORWARD = 39
 # backward, pass 1 as the forward's (28); pass 2: feature dot 7, weight 1, running sum 2, 1 - alpha 1,
 # dL/dalpha 4 (incl. the division), 4 feature sums 8, opacity sum 2, dL/dpower 1, offsets x dL/dpower 2,

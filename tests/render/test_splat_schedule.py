@@ -3,22 +3,10 @@ thread count, so images do not depend on it and gradients only through the order
 from __future__ import annotations
 
 import numba
-import pytest
 
 from talkface.render.splat import rasterize
-from talkface.render.splat._kernels import interleaved_tile
 
 from conftest import PARAM_NAMES, close_camera, rel_l2, small_scene, with_grad
-
-
-@pytest.mark.parametrize("n_tiles", [1, 2, 5, 16, 17, 256, 1025])
-@pytest.mark.parametrize("n_threads", [1, 2, 3, 8])
-def test_interleaved_tiles_are_a_permutation(n_tiles, n_threads):
-    """Iterations 0..n-1 map to every tile exactly once, and the first thread's block holds tiles 0, T, 2T, ..."""
-    tiles = [interleaved_tile(i, n_tiles, n_threads) for i in range(n_tiles)]
-    assert sorted(tiles) == list(range(n_tiles))
-    first_block = tiles[: -(-n_tiles // n_threads)]
-    assert first_block == list(range(0, n_tiles, n_threads))
 
 
 def test_images_and_gradients_do_not_depend_on_the_thread_count(loss_weights):

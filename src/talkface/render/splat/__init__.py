@@ -8,9 +8,9 @@ backward passes) behind one function, with gsplat used instead when tensors live
 
 Pipeline (float32): projection to 2D means / conics (numba, `_projection_kernels.py`), Gaussians packed in depth
 order, tile binning with exact ellipse culling and a per-intersection 8x8 sub-tile mask, front-to-back compositing
-per 16x16 tile with 3DGS rules (each Gaussian run once per tile over the contiguous pixels of its live sub-tiles),
-backward replaying the forward front to back (per-intersection gradient buffers, then a per-Gaussian reduce; no
-atomics) (`_kernels.py`). `reference.py` is the dense torch oracle the tests compare against. Speed, memory and the
+per 16x16 tile with 3DGS rules (each 8x8 sub-tile runs down its own Gaussian list, two Gaussians per pass over its
+pixels), backward replaying the forward front to back (each Gaussian once per tile over the contiguous pixels of
+its live sub-tiles; per-intersection gradient buffers, then a per-Gaussian reduce; no atomics) (`_kernels.py`). `reference.py` is the dense torch oracle the tests compare against. Speed, memory and the
 measured ceiling are in docs/BENCHMARKS.md (bench/rasterizer.py).
 """
 from .camera import Camera

@@ -11,19 +11,27 @@ Layout shared by all kernels (float32 everywhere, constants are float32 globals 
   mask of the sub-tiles its alpha >= 1/255 ellipse touches, so the kernels skip sub-tiles a Gaussian cannot reach.
 - Pixel (row v, column u) is sampled at image coordinate (u, v): OpenCV's pixel-centre convention.
 
-Compositing kernels (the hot loops): one parallel work item per tile, whose 256 pixels live in a float32 scratch
-array (one row per per-pixel quantity, sub-tiles stored contiguously). Each intersection's Gaussian is loaded once
-per tile and run over the contiguous pixels of its live sub-tiles, in two vectorised passes: the exponentials first
-(independent per lane, so several iterations overlap in the out-of-order window), then the compositing / gradient
-replay that reads them back. Inner loops use unsigned offsets and fixed trip counts so that LLVM emits AVX-512 code
-without negative-index or aliasing checks.
+Compositing kernels (the hot loops): the 256 pixels of a tile live in a float32 scratch array (one row per
+per-pixel quantity, sub-tiles stored contiguously, 64-byte aligned). Inner loops use unsigned offsets and fixed trip
+counts so that LLVM emits AVX-512 code without negative-index or aliasing checks.
+- Forward: one parallel work item per thread, which composites its share of the tiles with one set of buffers.
+  A tile's intersections are dealt (branch-free) into one list per sub-tile, and each sub-tile runs down its list
+  two Gaussians at a time: two vectorised alpha passes (independent per lane, so several exponentials are in
+  flight), then one compositing pass that loads and stores each pixel's state once for both (on this CPU the
+  stores bound that loop). Terminated pixels keep their transmittance negated instead of a per-pixel stop test;
+  the stop index is looked up from a per-pixel pair counter when the tile is written out.
+- Backward: same split over threads; each intersection's Gaussian is loaded once per tile and run over the
+  contiguous pixels of its live sub-tiles, again in two passes (exponentials, then the gradient replay).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 TILE = 16
 SUB = 8
@@ -250,11 +258,6 @@ _U3 = np.uint64(3)
 _U4 = np.uint64(4)
 
 
-def _lowest_bits() -> np.ndarray:
-    """Index of the lowest set bit of every 4-bit mask (0 for mask 0, which is never looked up)."""
-    return np.array([(m & -m).bit_length() - 1 if m else 0 for m in range(16)], np.int64)
-
-
 def _position_runs() -> np.ndarray:
     """For every 4-bit position mask, its (at most two) runs of consecutive set bits: [16, 4] = first run's start
     and length, second run's start and length (0 if none)."""
@@ -274,7 +277,6 @@ def _position_runs() -> np.ndarray:
     return runs
 
 
-LOWEST_BIT = _lowest_bits()
 POSITION_RUNS = _position_runs()
 
 
@@ -311,22 +313,68 @@ def _init_tile_pixels(px, py, stop, tx, ty, width, height, open_value):
     return inside
 
 
+FWD_ROWS = 10  # forward scratch rows: x, y, T, 4 feature sums, pair counter, alphas of two Gaussians
+# Row offsets in the flat forward scratch (unsigned: no wraparound checks; rows at constant distances from one base
+# pointer let LLVM vectorise without runtime alias checks).
+_RX = np.uint64(0 * TILE_PIXELS)
+_RY = np.uint64(1 * TILE_PIXELS)
+_RT = np.uint64(2 * TILE_PIXELS)
+_RF0 = np.uint64(3 * TILE_PIXELS)
+_RF1 = np.uint64(4 * TILE_PIXELS)
+_RF2 = np.uint64(5 * TILE_PIXELS)
+_RF3 = np.uint64(6 * TILE_PIXELS)
+_RC = np.uint64(7 * TILE_PIXELS)
+_RA = np.uint64(8 * TILE_PIXELS)
+_RA2 = np.uint64(9 * TILE_PIXELS)
+_U8 = np.uint64(8)
+_NEG1 = np.float32(-1.0)
+LIST_CHUNK = 64  # intersections appended to the sub-tile lists at a time
+
+
 @njit(inline="always", cache=True)
-def interleaved_tile(i, n_tiles, n_threads):
-    """Tile processed at iteration i of a parallel tile loop. numba's OpenMP layer hands each thread one contiguous
-    block of iterations (the chunksize setting does not make it dynamic), so block j is mapped to tiles j,
-    j + n_threads, j + 2 n_threads, ...: every thread gets a share of every image region (the face centre costs far
-    more than the corners) and the split stays balanced whatever the content."""
-    q = n_tiles // n_threads
-    r = n_tiles - q * n_threads
-    big = r * (q + 1)
-    if i < big:
-        j = i // (q + 1)
-        m = i - j * (q + 1)
-    else:
-        j = r + (i - big) // q
-        m = i - big - (j - r) * q
-    return j + m * n_threads
+def aligned_empty(n, dtype):
+    """Uninitialised 1-D array of n items whose data starts on a 64-byte boundary (numba allocates at 32 bytes,
+    which makes every other 64-byte vector access straddle two cache lines)."""
+    raw = np.empty(n + 64, dtype)
+    off = ((-raw.ctypes.data) & 63) // raw.itemsize
+    return raw[off:off + n]
+
+
+def _prefetch_codegen(rw):
+    """Code generator of llvm.prefetch for array element arr[idx] (rw = 1: for writing, 0: for reading)."""
+    def codegen(context, builder, signature, args):
+        aryty, _ = signature.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False, boundscheck=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(rw), i32(3), i32(1)])  # high locality, data cache
+        return context.get_dummy_value()
+
+    return codegen
+
+
+@intrinsic
+def prefetch_write(typingctx, arr, idx):
+    """Hint the CPU to fetch the cache line holding arr[idx] (flat index) for writing."""
+    return types.void(arr, idx), _prefetch_codegen(1)
+
+
+@intrinsic
+def prefetch_read(typingctx, arr, idx):
+    """Hint the CPU to fetch the cache line holding arr[idx] (flat index) for reading."""
+    return types.void(arr, idx), _prefetch_codegen(0)
+
+
+@njit(inline="always", cache=True)
+def _max_tile_length(tile_start):
+    """Largest number of intersections in one tile."""
+    m = 0
+    for t in range(tile_start.size - 1):
+        m = max(m, tile_start[t + 1] - tile_start[t])
+    return m
 
 
 @njit(parallel=True, cache=True, fastmath=True)
@@ -334,110 +382,259 @@ def forward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans, 
     """Front-to-back alpha compositing of every tile; writes features [H, W, 4], final transmittance [H, W], the
     intersection index each pixel stopped at [H, W] and where each 8x8 sub-tile's loop ended [n_tiles, 4] (a
     sub-tile stops being visited once all its pixels have terminated, checked every CHECK_EVERY of its pairs).
-    n_threads: numba's current thread count (for `interleaved_tile`; reading it inside the kernel would stop numba
-    from caching it)."""
+    One parallel work item per thread (n_threads: numba's current thread count; reading it inside the kernel would
+    stop numba from caching it), which composites tiles worker, worker + n_threads, ... with one set of scratch
+    buffers: every thread gets a share of every image region (the face centre costs far more than the corners),
+    so the split stays balanced whatever the content."""
     n_tiles = tile_start.size - 1
-    for it in prange(n_tiles):
-        t = interleaved_tile(it, n_tiles, n_threads)
-        ty = t // tiles_x
-        tx = t - ty * tiles_x
-        scratch = np.empty((8, TILE_PIXELS), np.float32)
-        stop = np.empty(TILE_PIXELS, np.int32)
-        since = np.zeros(4, np.int32)
-        alive = _init_tile_pixels(scratch[0], scratch[1], stop, tx, ty, width, height, _BIG_K)
-        for i in range(TILE_PIXELS):
-            scratch[2, i] = _F1
-        for c in range(3, 7):
-            for i in range(TILE_PIXELS):
-                scratch[c, i] = _F0
-        k0 = tile_start[t]
-        k1 = tile_start[t + 1]
-        for p in range(4):
-            sub_end[t, POS_TO_SUB[p]] = k1 if (alive >> p) & 1 else k0
-        for k in range(k0, k1):
-            pm = _positions(mask[k]) & alive
-            if pm == 0:
-                continue
-            still = _forward_gaussian(params, gid[k], np.int32(k), pm, scratch, stop, since, alive)
-            if still != alive:  # some sub-tiles just finished
-                for p in range(4):
-                    if ((alive & ~still) >> p) & 1:
-                        sub_end[t, POS_TO_SUB[p]] = k + 1
-                alive = still
-                if alive == 0:
-                    break
-        _store_tile(scratch, stop, tx, ty, width, height, feat, trans, last)
+    max_len = _max_tile_length(tile_start)
+    for worker in prange(n_threads):
+        scratch = aligned_empty(FWD_ROWS * TILE_PIXELS, np.float32)
+        lists = np.empty((4, max_len + 1), np.int32)
+        state = np.empty((4, 4), np.int64)
+        local = aligned_empty(2 * TILE_PIXELS, np.float32)
+        stop = aligned_empty(TILE_PIXELS, np.int32)
+        _init_tile_pixels(local[:_U64_SUB4], local[_U64_SUB4:], stop, 0, 0, TILE, TILE, _BIG_K)
+        for t in range(worker, n_tiles, n_threads):
+            if t + n_threads < n_tiles:
+                _prefetch_tile_outputs(t + n_threads, tiles_x, width, height, feat, trans, last)
+            _forward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, scratch, lists, state, local,
+                          stop, feat, trans, last, sub_end)
+
+
+@njit(inline="always", cache=True)
+def _prefetch_tile_outputs(t, tiles_x, width, height, feat, trans, last):
+    """Ask for the output cache lines of tile t ahead of its store (its row segments are scattered over the
+    images, so the stores would otherwise wait for each line)."""
+    ty = t // tiles_x
+    tx = t - ty * tiles_x
+    f1 = feat.reshape(-1)
+    t1 = trans.reshape(-1)
+    l1 = last.reshape(-1)
+    x0 = tx * TILE
+    for y in range(ty * TILE, min(ty * TILE + TILE, height)):
+        pix = y * width + x0
+        for q in range(0, 4 * min(TILE, width - x0), 16):
+            prefetch_write(f1, pix * 4 + q)
+        prefetch_write(t1, pix)
+        prefetch_write(l1, pix)
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _forward_gaussian(params, g, kk, pm, scratch, stop, since, alive):
-    """Composite Gaussian g (intersection kk) into the 64-pixel block of every live position in pm; every
-    CHECK_EVERY pairs of a sub-tile, test whether all its pixels have terminated. Returns the updated mask of
-    sub-tiles still open."""
+def _forward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, scratch, lists, state, local, stop,
+                  feat, trans, last, sub_end):
+    """Composite tile t: its intersections are appended LIST_CHUNK at a time to one list per sub-tile (branch-free),
+    then each open sub-tile runs through its new entries, two Gaussians per pass over its pixels."""
+    ty = t // tiles_x
+    tx = t - ty * tiles_x
+    alive = _init_forward_tile(scratch, stop, local, tx, ty, width, height)
+    k0 = tile_start[t]
+    k1 = tile_start[t + 1]
+    for p in range(4):
+        sub_end[t, POS_TO_SUB[p]] = k1 if (alive >> p) & 1 else k0
+        state[0, p] = 0  # list length
+        state[1, p] = 0  # entries composited
+        state[2, p] = 0  # pairs since the last termination check
+        state[3, p] = p * SUB_PIXELS  # first scratch column (re-read per pass, see _run_sub_tile)
+    k = k0
+    while k < k1 and alive != 0:
+        kc = min(k + LIST_CHUNK, k1)
+        _append_sub_lists(mask, k, kc, lists, state)
+        _prefetch_params(params, gid, k, kc)
+        for p in range(4):
+            if (alive >> p) & 1:
+                end = _run_sub_tile(params, gid, lists[p], state, p, scratch, kc == k1)
+                if end >= 0:
+                    sub_end[t, POS_TO_SUB[p]] = end + 1
+                    alive &= ~(1 << p)
+        k = kc
+    _store_forward_tile(scratch, lists, tx, ty, width, height, feat, trans, last)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _init_forward_tile(scratch, stop, local, tx, ty, width, height):
+    """Forward scratch of tile (tx, ty): pixel coordinates (the in-tile offsets `local` shifted by the tile origin,
+    exact in float32), T = 1 (-1 = already finished for pixels outside the image, through the general path for
+    tiles on the border), zero feature sums and counters. Returns the position mask of sub-tiles with pixels in
+    the image."""
+    for i in range(_U64_SUB4):
+        scratch[_RT + i] = _F1
+    for i in range(_U64_SUB4 * _U4):
+        scratch[_RF0 + i] = _F0
+    for i in range(_U64_SUB4):
+        scratch[_RC + i] = _F0
+    if (tx + 1) * TILE > width or (ty + 1) * TILE > height:
+        alive = _init_tile_pixels(scratch[_RX:_RX + _U64_SUB4], scratch[_RY:_RY + _U64_SUB4], stop, tx, ty, width,
+                                  height, _BIG_K)
+        for i in range(_U64_SUB4):
+            scratch[_RT + i] = _F1 if stop[i] == _BIG_K else _NEG1
+        return alive
+    x0 = np.float32(tx * TILE)
+    y0 = np.float32(ty * TILE)
+    for i in range(_U64_SUB4):
+        scratch[_RX + i] = local[i] + x0
+        scratch[_RY + i] = local[_U64_SUB4 + i] + y0
+    return 15
+
+
+@njit(inline="always", cache=True)
+def _prefetch_params(params, gid, k0, k1):
+    """Ask for the parameter rows of intersections k0..k1-1 before the sub-tiles read them (rows are scattered)."""
+    p1 = params.reshape(-1)
+    for k in range(k0, k1):
+        r = np.int64(gid[k]) * N_PARAMS
+        prefetch_read(p1, r)
+        prefetch_read(p1, r + N_PARAMS - 1)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _append_sub_lists(mask, k0, k1, lists, state):
+    """Append intersections k0..k1-1 to the lists of the storage positions their sub-tile masks cover (every
+    list slot is written, only the lengths depend on the mask: no branches)."""
+    n0 = state[0, 0]
+    n1 = state[0, 1]
+    n2 = state[0, 2]
+    n3 = state[0, 3]
+    for k in range(k0, k1):
+        m = np.int64(mask[k])
+        kk = np.int32(k)
+        lists[0, n0] = kk
+        lists[1, n1] = kk
+        lists[2, n2] = kk
+        lists[3, n3] = kk
+        n0 += m & 1
+        n1 += (m >> 1) & 1
+        n2 += (m >> 3) & 1  # position 2 holds sub-tile 3, position 3 sub-tile 2
+        n3 += (m >> 2) & 1
+    state[0, 0] = n0
+    state[0, 1] = n1
+    state[0, 2] = n2
+    state[0, 3] = n3
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _run_sub_tile(params, gid, entries, state, p, scratch, final):
+    """Composite the new list entries of the sub-tile at position p two at a time (a lone last entry only once the
+    list is complete); after every CHECK_EVERY of them, test whether all its pixels have terminated. Returns the
+    intersection index at which it finished, or -1."""
+    since = state[2, p]
+    i = state[1, p]
+    n = state[0, p]
+    while i + 1 < n or (final and i < n):
+        # re-read from memory each pass: a loop-invariant column would let LLVM keep all 64 pixels' state in
+        # registers across passes, which spills
+        base = np.uint64(state[3, p])
+        if i + 1 < n:
+            _composite_two(params, gid[entries[i]], gid[entries[i + 1]], base, scratch)
+            i += 2
+            since += 2
+        else:
+            _composite_one(params, gid[entries[i]], base, scratch)
+            i += 1
+            since += 1
+        if since == CHECK_EVERY:
+            since = 0
+            if _all_finished(scratch, base):
+                state[1, p] = i
+                state[2, p] = 0
+                return entries[i - 1]
+    state[1, p] = i
+    state[2, p] = since
+    return -1
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _alphas(params, g, base, row, scratch):
+    """Pass 1: alpha of Gaussian g at the 64 pixels base:base + 64 into scratch row `row` (independent per lane,
+    so the exponentials of several pixels and Gaussians are in flight together).
+
+    qa, qb, qc are the conic's a / 2, b, c / 2 times -1/16 and ql = log(opacity) / 16, so that
+    exp16(dx (qa dx + qb dy) + qc dy^2 + ql) = opacity * exp(-power): the opacity costs an add, not a multiply."""
     mx = params[g, 0]
     my = params[g, 1]
-    qa = params[g, 2] * _M32  # the exponent's coefficients, scaled by -1/16 (see exp16)
+    qa = params[g, 2] * _M32
     qb = params[g, 3] * _M16
     qc = params[g, 4] * _M32
-    ql = params[g, 10]  # log(opacity) / 16
+    ql = params[g, 10]
+    for jj in range(_U64_SUB):
+        j = base + jj
+        dx = scratch[_RX + j] - mx
+        dy = scratch[_RY + j] - my
+        scratch[row + j] = min(exp16(dx * (qa * dx + qb * dy) + (qc * dy * dy + ql)), ALPHA_MAX)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _blend(alpha, T):
+    """One front-to-back step of a pixel: (weight, new T, 1 if the pixel went on). T > 0 while the pixel is open;
+    the Gaussian that would push it below T_MIN terminates it instead, and T is stored negated (|T| is the final
+    transmittance), so max(T, 0) = 0 mutes every later Gaussian without a per-pixel stop index. Alphas below
+    ALPHA_MIN are skipped."""
+    a = alpha if alpha >= ALPHA_MIN else _F0
+    Tp = max(T, _F0)
+    Tn = Tp * (_F1 - a)
+    ok = Tn >= T_MIN
+    w = a * Tp if ok else _F0
+    return w, (Tn if ok else min(T, -T)), (_F1 if ok else _F0)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _composite_two(params, g, h, base, scratch):
+    """Gaussians g then h over the 64 pixels base:base + 64: both alpha passes, then one compositing pass that
+    loads and stores each pixel's T, feature sums and counter once for the two (the stores bound this loop)."""
+    _alphas(params, g, base, _RA, scratch)
+    _alphas(params, h, base, _RA2, scratch)
+    g0 = params[g, 6]
+    g1 = params[g, 7]
+    g2 = params[g, 8]
+    g3 = params[g, 9]
+    h0 = params[h, 6]
+    h1 = params[h, 7]
+    h2 = params[h, 8]
+    h3 = params[h, 9]
+    for jj in range(_U64_SUB):
+        j = base + jj
+        w, T, c = _blend(scratch[_RA + j], scratch[_RT + j])
+        v, T, d = _blend(scratch[_RA2 + j], T)
+        scratch[_RF0 + j] += w * g0 + v * h0
+        scratch[_RF1 + j] += w * g1 + v * h1
+        scratch[_RF2 + j] += w * g2 + v * h2
+        scratch[_RF3 + j] += w * g3 + v * h3
+        scratch[_RT + j] = T
+        scratch[_RC + j] += c + d
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _composite_one(params, g, base, scratch):
+    """Gaussian g alone over the 64 pixels base:base + 64 (a sub-tile list's odd last entry)."""
+    _alphas(params, g, base, _RA, scratch)
     f0 = params[g, 6]
     f1 = params[g, 7]
     f2 = params[g, 8]
     f3 = params[g, 9]
-    m = pm
-    while m != 0:
-        p = LOWEST_BIT[m]
-        m &= m - 1
-        _composite_block(np.uint64(p * SUB_PIXELS), mx, my, qa, qb, qc, ql, f0, f1, f2, f3, kk, scratch, stop)
-        since[p] += 1
-        if since[p] == CHECK_EVERY:
-            since[p] = 0
-            if _all_stopped(stop, p * SUB_PIXELS):
-                alive &= ~(1 << p)
-    return alive
-
-
-@njit(inline="always", fastmath=True, cache=True)
-def _composite_block(base, mx, my, qa, qb, qc, ql, f0, f1, f2, f3, kk, scratch, stop):
-    """One Gaussian over the 64 pixels of the sub-tile stored at base:base + 64 of the tile scratch (the vectorised
-    inner loop; base is unsigned and the trip count fixed so LLVM can prove the scratch rows do not overlap).
-    qa, qb, qc are the conic's a / 2, b, c / 2 times -1/16 and ql = log(opacity) / 16, so that
-    exp16(dx (qa dx + qb dy) + qc dy^2 + ql) = opacity * exp(-power): the opacity costs an add, not a multiply."""
-    for jj in range(_U64_SUB):  # pass 1: alphas alone (short per-lane chains, several iterations in flight)
-        j = base + jj
-        dx = scratch[0, j] - mx
-        dy = scratch[1, j] - my
-        scratch[7, j] = min(exp16(dx * (qa * dx + qb * dy) + (qc * dy * dy + ql)), ALPHA_MAX)
-    for jj in range(_U64_SUB):  # pass 2: compositing
-        j = base + jj
-        alpha = scratch[7, j]
-        Tj = scratch[2, j]
-        Tn = Tj * (_F1 - alpha)
-        live = (alpha >= ALPHA_MIN) & (kk < stop[j])
-        ends = live & (Tn < T_MIN)
-        use = live & (Tn >= T_MIN)
-        w = alpha * Tj if use else _F0
-        scratch[3, j] += w * f0
-        scratch[4, j] += w * f1
-        scratch[5, j] += w * f2
-        scratch[6, j] += w * f3
-        scratch[2, j] = Tn if use else Tj
-        stop[j] = kk if ends else stop[j]
-
-
-@njit(inline="always", fastmath=True, cache=True)
-def _all_stopped(stop, lo):
-    """True when every pixel of the sub-tile stored at stop[lo:lo + 64] has terminated."""
-    n_open = 0
     for jj in range(_U64_SUB):
-        n_open += stop[np.uint64(lo) + jj] == _BIG_K
-    return n_open == 0
+        j = base + jj
+        w, T, c = _blend(scratch[_RA + j], scratch[_RT + j])
+        scratch[_RF0 + j] += w * f0
+        scratch[_RF1 + j] += w * f1
+        scratch[_RF2 + j] += w * f2
+        scratch[_RF3 + j] += w * f3
+        scratch[_RT + j] = T
+        scratch[_RC + j] += c
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _store_tile(scratch, stop, tx, ty, width, height, feat, trans, last):
-    """Copy a finished tile's pixels into the output images, one image row segment of a sub-tile at a time, through
-    flat views and unsigned indices (no per-row views, no negative-index fix-ups)."""
+def _all_finished(scratch, base):
+    """True when every pixel of the sub-tile stored at base:base + 64 has terminated (T < 0)."""
+    top = _NEG1
+    for jj in range(_U64_SUB):
+        top = max(top, scratch[_RT + base + jj])
+    return top < _F0
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _store_forward_tile(scratch, lists, tx, ty, width, height, feat, trans, last):
+    """Copy a finished tile's pixels into the output images, one 8-pixel row of a sub-tile at a time (full rows
+    through fixed-length loops that LLVM vectorises)."""
     f1 = feat.reshape(-1)
     t1 = trans.reshape(-1)
     l1 = last.reshape(-1)
@@ -447,15 +644,27 @@ def _store_tile(scratch, stop, tx, ty, width, height, feat, trans, last):
         for r in range(min(SUB, height - y0)):
             row = np.uint64((y0 + r) * width + x0)
             base = np.uint64(p * SUB_PIXELS + r * SUB)
-            for c in range(np.uint64(nu)):
-                i = base + c
-                pix = row + c
-                f1[pix * _U4] = scratch[3, i]
-                f1[pix * _U4 + _U1] = scratch[4, i]
-                f1[pix * _U4 + _U2] = scratch[5, i]
-                f1[pix * _U4 + _U3] = scratch[6, i]
-                t1[pix] = scratch[2, i]
-                l1[pix] = stop[i]
+            if nu == SUB:
+                _store_row(scratch, lists[p], base, row, _U8, f1, t1, l1)
+            else:
+                _store_row(scratch, lists[p], base, row, np.uint64(nu), f1, t1, l1)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _store_row(scratch, entries, base, row, n, f1, t1, l1):
+    """n pixels of one sub-tile row: scratch columns base.. to image pixels row.. (features interleaved); a
+    terminated pixel's stop index is its sub-tile's list entry at its pair counter, an open pixel's _BIG_K."""
+    for c in range(n):
+        t1[row + c] = abs(scratch[_RT + base + c])
+    for c in range(n):
+        open_ = scratch[_RT + base + c] > _F0
+        l1[row + c] = _BIG_K if open_ else entries[np.int64(scratch[_RC + base + c])]
+    for c in range(n):
+        q = (row + c) * _U4
+        f1[q] = scratch[_RF0 + base + c]
+        f1[q + _U1] = scratch[_RF1 + base + c]
+        f1[q + _U2] = scratch[_RF2 + base + c]
+        f1[q + _U3] = scratch[_RF3 + base + c]
 
 
 @njit(parallel=True, cache=True, fastmath=True)
@@ -464,39 +673,57 @@ def backward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans,
     """Gradient sums of every intersection [n_isect, 10] (each tile owns its slots: no atomics), replaying the
     forward front to back with the stored stop indices; the rest of each pixel's colour comes from the forward
     output, so no division-by-(1 - alpha) transmittance recovery is needed. Each Gaussian is processed once per
-    tile, over the runs of its live sub-tiles, so its ten lane sums are reduced once per run. n_threads as in
-    `forward`."""
+    tile, over the runs of its live sub-tiles, so its ten lane sums are reduced once per run. Work split and
+    n_threads as in `forward`."""
     n_tiles = tile_start.size - 1
-    for it in prange(n_tiles):
-        t = interleaved_tile(it, n_tiles, n_threads)
-        ty = t // tiles_x
-        tx = t - ty * tiles_x
-        k0 = tile_start[t]
-        k1 = tile_start[t + 1]
+    for worker in prange(n_threads):
         scratch = np.empty((10, TILE_PIXELS), np.float32)
         stop = np.empty(TILE_PIXELS, np.int32)
-        _load_backward_tile(scratch, stop, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha)
-        e0 = sub_end[t, 0]
-        e1 = sub_end[t, 1]
-        e2 = sub_end[t, 3]  # position 2 holds sub-tile 3, position 3 sub-tile 2
-        e3 = sub_end[t, 2]
-        kmax = max(max(e0, e1), max(e2, e3))
-        for k in range(k0, k1):
-            pm = _positions(mask[k]) if k < kmax else 0
-            pm &= (k < e0) | ((k < e1) << 1) | ((k < e2) << 2) | ((k < e3) << 3)
-            if pm == 0:
-                for i in range(N_GRADS):
-                    isect_grads[k, i] = _F0
-                continue
-            _backward_gaussian(params, gid[k], np.int32(k), pm, scratch, stop, isect_grads, k)
+        local = aligned_empty(2 * TILE_PIXELS, np.float32)
+        _init_tile_pixels(local[:_U64_SUB4], local[_U64_SUB4:], stop, 0, 0, TILE, TILE, _BIG_K)
+        for t in range(worker, n_tiles, n_threads):
+            _backward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, feat, trans, last, sub_end,
+                           grad_feat, grad_alpha, isect_grads, scratch, stop, local)
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _load_backward_tile(scratch, stop, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha):
-    """Per-pixel state for the backward replay, in position order: coordinates, T = 1, running sum 0,
-    dL/dfeature and K = dL/dC . C - dL/dalpha * T_final (the part of dL/dalpha_i that depends on what lies behind
-    Gaussian i); zero for pixels outside the image."""
-    _init_tile_pixels(scratch[0], scratch[1], stop, tx, ty, width, height, np.int32(-1))
+def _backward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, feat, trans, last, sub_end, grad_feat,
+                   grad_alpha, isect_grads, scratch, stop, local):
+    """Gradient sums of tile t's intersections (zero for those its sub-tiles never reached)."""
+    ty = t // tiles_x
+    tx = t - ty * tiles_x
+    k0 = tile_start[t]
+    k1 = tile_start[t + 1]
+    _load_backward_tile(scratch, stop, local, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha)
+    e0 = sub_end[t, 0]
+    e1 = sub_end[t, 1]
+    e2 = sub_end[t, 3]  # position 2 holds sub-tile 3, position 3 sub-tile 2
+    e3 = sub_end[t, 2]
+    kmax = max(max(e0, e1), max(e2, e3))
+    for k in range(k0, k1):
+        pm = _positions(mask[k]) if k < kmax else 0
+        pm &= (k < e0) | ((k < e1) << 1) | ((k < e2) << 2) | ((k < e3) << 3)
+        if pm == 0:
+            for i in range(N_GRADS):
+                isect_grads[k, i] = _F0
+            continue
+        _backward_gaussian(params, gid[k], np.int32(k), pm, scratch, stop, isect_grads, k)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _load_backward_tile(scratch, stop, local, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha):
+    """Per-pixel state for the backward replay, in position order: coordinates (the in-tile offsets `local` shifted
+    by the tile origin; tiles on the image border through the general path), T = 1, running sum 0, dL/dfeature and
+    K = dL/dC . C - dL/dalpha * T_final (the part of dL/dalpha_i that depends on what lies behind Gaussian i); zero
+    for pixels outside the image."""
+    if (tx + 1) * TILE > width or (ty + 1) * TILE > height:
+        _init_tile_pixels(scratch[0], scratch[1], stop, tx, ty, width, height, np.int32(-1))
+    else:
+        x0 = np.float32(tx * TILE)
+        y0 = np.float32(ty * TILE)
+        for i in range(_U64_SUB4):
+            scratch[0, i] = local[i] + x0
+            scratch[1, i] = local[_U64_SUB4 + i] + y0
     for i in range(TILE_PIXELS):
         scratch[2, i] = _F1
     for row in range(3, 9):

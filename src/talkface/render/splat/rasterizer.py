@@ -18,9 +18,10 @@ from .projection import colors_from_sh, project_gaussians
 # Scheduling: numba's omp layer runs its schedule entries with a static `omp for`, so each thread gets one
 # contiguous block of iterations whatever the chunksize (measured on numba 0.68: with chunksize 1 and 2 threads,
 # iterations 0..n/2-1 all ran on thread 0). Tiles differ a lot in work (face centre vs empty corners), so the tile
-# kernels interleave tiles across those blocks themselves (`_kernels.interleaved_tile`). The chunksizes below only
-# set how many schedule entries numba creates: one per tile, large blocks for the cheap per-Gaussian loops, and one
-# per thread (0) for loops over pre-made equal blocks (projection, reduce). Beware: the chunksize also applies to
+# kernels interleave tiles across threads themselves: one iteration per thread, which takes every n_threads-th
+# tile (with one set of scratch buffers). The chunksizes below only set how many schedule entries numba creates:
+# one per thread for the tile kernels, large blocks for the cheap per-Gaussian loops, and one per thread (0) for
+# loops over pre-made equal blocks (projection, reduce). Beware: the chunksize also applies to
 # the parallel loops numba makes of array expressions such as np.zeros inside a kernel.
 TILE_CHUNK = 1
 GAUSSIAN_CHUNK = 1024
