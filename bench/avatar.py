@@ -33,24 +33,21 @@ def talking_clips() -> list[str]:
     return [p.stem for p in sorted(VIDEOS.glob("*.mp4")) if probe(p).duration >= MIN_SECONDS]
 
 
-def avatar_path(workdir: Path, name: str, preset: str, condition: str, augment: bool = True,
-                upper_weight: float | None = None) -> Path:
+def avatar_path(workdir: Path, name: str, preset: str, condition: str, augment: bool = True) -> Path:
     """Where the bench keeps the avatar of one clip (the default condition keeps the plain name)."""
     tag = "" if condition == "expression" else "_" + condition.replace("+", "-")
     tag += "" if augment else "_noaug"
-    tag += "" if upper_weight is None else f"_uw{upper_weight:g}"
     return workdir / f"{name}_{preset}{tag}.avatar"
 
 
 def fit_clip(name: str, preset: str, workdir: Path, skip: bool, condition: str = "expression",
-             iterations: int | None = None, augment: bool = True, upper_weight: float | None = None
-             ) -> tuple[Path, float]:
+             iterations: int | None = None, augment: bool = True) -> tuple[Path, float]:
     """Fit (or reuse) the avatar of one clip; returns its path and the fit wall time (s, incl. preprocessing).
     A finished avatar of the current format is reused when `skip` (evaluation can be re-run without refitting)."""
     from talkface.avatar import fit, preset as make_preset
     from talkface.avatar.store import AVATAR_VERSION
 
-    out = avatar_path(workdir, name, preset, condition, augment, upper_weight)
+    out = avatar_path(workdir, name, preset, condition, augment)
     if skip and (out / "config.json").is_file():
         doc = json.loads((out / "config.json").read_text())
         if doc.get("version") == AVATAR_VERSION:
@@ -59,8 +56,6 @@ def fit_clip(name: str, preset: str, workdir: Path, skip: bool, condition: str =
     cfg.model.condition = condition
     if iterations:
         cfg.train.iterations = iterations
-    if upper_weight is not None:  # extra loss weight on the eyes + brows (comparison)
-        cfg.train.upper_weight = upper_weight
     if not augment:  # train on the raw tracked coefficients (to measure what the augmentation buys)
         cfg.train.expr_noise, cfg.train.expr_smooth_prob = 0.0, 0.0
         cfg.train.expr_scale_min = cfg.train.expr_scale_max = 1.0
@@ -205,7 +200,6 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, help="override the preset's iterations (quick comparisons)")
     ap.add_argument("--no-report", action="store_true", help="do not write docs/BENCHMARKS.md")
     ap.add_argument("--no-augment", action="store_true", help="fit on raw tracked coefficients (comparison)")
-    ap.add_argument("--upper-weight", type=float, help="override the extra loss weight on eyes + brows (comparison)")
     ap.add_argument("--threads", type=int, help="torch/numba threads (default: by the machine's load)")
     ap.add_argument("--memory-minutes", type=float, nargs="*", default=[])
     ap.add_argument("--report-only", action="store_true", help="only rewrite the section from saved results")
@@ -215,15 +209,14 @@ def main() -> None:
     configure_threads(args.threads)
     args.workdir.mkdir(parents=True, exist_ok=True)
     clips = [] if args.report_only else (args.clips or talking_clips())
-    variant = "" if (args.condition, args.eval_mouth, args.iterations, args.no_augment, args.upper_weight) == \
-        ("expression", "generated", None, False, None) else f"_{args.condition.replace('+', '-')}_{args.eval_mouth}" + \
-        (f"_{args.iterations}it" if args.iterations else "") + ("_noaug" if args.no_augment else "") + \
-        (f"_uw{args.upper_weight:g}" if args.upper_weight is not None else "")
+    variant = "" if (args.condition, args.eval_mouth, args.iterations, args.no_augment) == \
+        ("expression", "generated", None, False) else f"_{args.condition.replace('+', '-')}_{args.eval_mouth}" + \
+        (f"_{args.iterations}it" if args.iterations else "") + ("_noaug" if args.no_augment else "")
     saved = args.workdir / f"results_{args.preset}{variant}.json"
     results = json.loads(saved.read_text()) if saved.is_file() else {}
     for name in clips:
         avatar_dir, fit_s = fit_clip(name, args.preset, args.workdir, args.skip_fit, args.condition, args.iterations,
-                                     not args.no_augment, args.upper_weight)
+                                     not args.no_augment)
         r = evaluate_clip(name, avatar_dir, args.workdir, args.eval_mouth)
         r["fit_min"] = fit_s / 60
         r["speak_fps"], r["speak_cpu_ms"] = speak_speed(avatar_dir)
@@ -241,8 +234,7 @@ def main() -> None:
             for name, r in sorted(results.items())]
     mem = []
     for minutes in args.memory_minutes:
-        avatar_dir = avatar_path(args.workdir, sorted(results)[0], args.preset, args.condition, not args.no_augment,
-                                 args.upper_weight)
+        avatar_dir = avatar_path(args.workdir, sorted(results)[0], args.preset, args.condition, not args.no_augment)
         rss, wall = speak_memory(avatar_dir, minutes, args.workdir)
         mem.append([f"{minutes:g} min", f"{rss:.0f}", f"{wall:.0f}"])
     header = ["clip", "generator trained on it", "preset", "held-out frames", "fit (min)", "PSNR face (dB)", "SSIM face", "PSNR oval (dB)",

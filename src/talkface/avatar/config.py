@@ -52,7 +52,6 @@ class TrainConfig:
     fuse_lr_factor: float = 0.2
     dssim_weight: float = 0.2
     mouth_weight: float = 4.0  # extra photometric weight on lips + inner mouth
-    upper_weight: float = 0.0  # extra photometric weight on the eyes + brows hull
     alpha_weight: float = 1.0  # rendered coverage vs the feathered head mask
     offset_weight: float = 1e-3  # L1 on the deformation (keeps motion small where not needed)
     densify_every: int = 100

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import UserError
 from ..face import FaceTrack, canonical_face, region_masks
 from ..face.geometry import axis_angle_to_matrix, project_canonical
-from ..face.landmarks import BROW_0, BROW_1, EYE_0, EYE_1, FACE_OVAL
+from ..face.landmarks import FACE_OVAL
 from ..media import DEFAULT_FPS, iter_frames, probe
 from .config import DataConfig
 
@@ -53,7 +53,6 @@ class AvatarDataset:
     images: np.ndarray  # [T, R, R, 3] uint8 head crops
     head_mask: np.ndarray  # [T, R, R] float32 feathered face oval (incl. lips): target coverage of the head
     mouth_mask: np.ndarray  # [T, R, R] float32 lips + inner mouth (extra loss weight)
-    upper_mask: np.ndarray  # [T, R, R] uint8 0..255 feathered eyes + brows hull per side (extra loss weight)
     inner_mouth: np.ndarray  # [T, R, R] float32
     background: np.ndarray  # [T, R, R] float32 1 = not the person (selfie segmentation)
     w2c: np.ndarray  # [T, 4, 4] float32 canonical head → camera (cm)
@@ -142,19 +141,6 @@ def feather(mask: np.ndarray, resolution: int) -> np.ndarray:
     return cv2.GaussianBlur(mask, (0, 0), sigma)
 
 
-def upper_mask(points: np.ndarray, resolution: int) -> np.ndarray:
-    """Feathered mask [R, R] uint8 of the upper face: the convex hull of each side's brow and eye landmarks
-    (crop pixels [478, 2]) grown by 15% about its centre (lid creases, under-eye), where the upper-face
-    condition moves the face."""
-    out = np.zeros((resolution, resolution), np.float32)
-    for side in (BROW_0 + EYE_0, BROW_1 + EYE_1):
-        p = points[list(side)]
-        p = p.mean(0) + 1.15 * (p - p.mean(0))
-        hull = cv2.convexHull(np.round(p).astype(np.int32))
-        cv2.fillConvexPoly(out, hull, 1.0)
-    return np.clip(feather(out, resolution) * 255 + 0.5, 0, 255).astype(np.uint8)
-
-
 def build_dataset(video: str | Path, cfg: DataConfig, track: FaceTrack, features, start: int, stop: int,
                   reference_shape: np.ndarray, upper_reference: np.ndarray,
                   with_background: bool = True) -> AvatarDataset:
@@ -171,7 +157,6 @@ def build_dataset(video: str | Path, cfg: DataConfig, track: FaceTrack, features
     images = np.empty((n, res, res, 3), np.uint8)
     head = np.empty((n, res, res), np.float32)
     mouth = np.empty((n, res, res), np.float32)
-    upper = np.empty((n, res, res), np.uint8)
     inner = np.empty((n, res, res), np.float32)
     frames = itertools.islice(iter_frames(video, track.fps), start, stop)
     t = -1
@@ -184,12 +169,11 @@ def build_dataset(video: str | Path, cfg: DataConfig, track: FaceTrack, features
         head[t] = feather(masks["face"], res)
         mouth[t] = np.clip(masks["lips"] + masks["inner_mouth"], 0, 1)
         inner[t] = masks["inner_mouth"]
-        upper[t] = upper_mask(pts, res)
     if t + 1 != n:
         raise UserError(f"{video}: the video ended early (decoded {t + 1} of {n} frames).")
     background = _background_masks(images) if with_background else np.zeros_like(head)
     audio = audio_windows(features, stop, cfg.audio_window)[start:stop]
-    return AvatarDataset(images, head, mouth, upper, inner, background, w2c, intr, audio, eye_features(part),
+    return AvatarDataset(images, head, mouth, inner, background, w2c, intr, audio, eye_features(part),
                          tracked_mouth(part.landmarks3d, reference_shape),
                          tracked_upper(part.landmarks3d, upper_reference), np.arange(start, stop), res)
 

@@ -326,11 +326,8 @@ class AvatarModel(nn.Module):
 
     # ---- losses and metrics ---------------------------------------------------------------------------------
     def loss_dict(self, out: dict[str, Tensor], target: Tensor, masks: dict[str, Tensor], weights) -> dict[str, Tensor]:
-        """L1 + D-SSIM (extra weight on lips/mouth, optionally on eyes/brows), coverage vs the feathered head mask,
-        small-motion prior."""
+        """L1 + D-SSIM (extra weight on lips/mouth), coverage vs the feathered head mask, small-motion prior."""
         pixel_w = 1.0 + weights.mouth_weight * masks["mouth"]
-        if weights.upper_weight and "upper" in masks:
-            pixel_w = pixel_w + weights.upper_weight * masks["upper"]
         pred, tgt = out["composite"], target
         y0, y1, x0, x1 = masks["bbox"]  # loss on the head's box: outside it composite == target exactly
         l1 = ((pred - tgt).abs().mean(-1) * pixel_w)[y0:y1, x0:x1].mean()

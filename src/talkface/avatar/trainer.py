@@ -87,7 +87,7 @@ def prepare(video: Path, cfg: AvatarConfig, work: Path) -> tuple[AvatarDataset, 
     return ds, track, crop_boxes(track, cfg.data.crop_scale), audio
 
 
-_DS_ARRAYS = ("images", "head_mask", "mouth_mask", "upper_mask", "inner_mouth", "background", "w2c", "intrinsics",
+_DS_ARRAYS = ("images", "head_mask", "mouth_mask", "inner_mouth", "background", "w2c", "intrinsics",
               "audio", "eyes", "mouth_coeffs", "upper_coeffs", "frame_index")
 
 
@@ -124,7 +124,6 @@ def sample_tensors(ds: AvatarDataset, t: int) -> dict:
     else:
         bbox = (0, r, 0, r)
     masks = {"head": head, "mouth": torch.from_numpy(ds.mouth_mask[t]),
-             "upper": torch.from_numpy(ds.upper_mask[t]).float() / 255.0,
              "inner_mouth": torch.from_numpy(ds.inner_mouth[t]), "background": torch.from_numpy(ds.background[t]),
              "bbox": tuple(int(b) for b in bbox)}
     image = torch.from_numpy(ds.images[t]).float() / 255.0
