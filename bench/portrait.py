@@ -230,7 +230,12 @@ def quality() -> None:
 
 def main() -> None:
     """Run both sizes and write the `portrait` section of docs/BENCHMARKS.md (`--quality`: the quality section)."""
-    if "--quality" in sys.argv[1:]:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quality", action="store_true",
+                        help="write the portrait-quality section (novel views, inner mouth) instead")
+    if parser.parse_args().quality:
         quality()
         return
     if not PORTRAIT.is_file():
