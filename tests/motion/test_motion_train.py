@@ -19,3 +19,16 @@ def test_training_loops_run_on_real_clips(data_dir):
     assert np.isfinite(expr["held_out"]["mean_corr"]) and expr["train_frames"] > 300
     pose = train_pose(train, [], steps=2, seed=0, log=lambda _: None, save=False, batch=4)
     assert pose["train_frames"] > 300 and np.isfinite(pose["output_gain"]).all()
+
+
+def test_shipped_lip_generator_never_saw_the_held_out_clips():
+    """The split is honest: the shipped expression weights record their training clips; no held-out clip and no
+    excluded (music / out-of-sync) clip is among them, and the extra videos_hard talking clips are."""
+    from talkface.motion.train import LIPS_EXCLUDED, LIPS_EXTRA
+    from talkface.motion.weights import load_weights, weights_path
+    from talkface.splits import HELD_OUT_VIDEOS
+
+    _, meta = load_weights(weights_path("expression"))
+    trained = set(meta["train_clips"])
+    assert not trained & set(HELD_OUT_VIDEOS) and not trained & set(LIPS_EXCLUDED)
+    assert set(LIPS_EXTRA) <= trained and len(trained) >= 11

@@ -83,12 +83,15 @@ def speaker_of(name: str) -> str:
     return stem.split("_clip")[0] if "_clip" in stem else stem
 
 
-def load_clips(folder: str, held_out: bool, with_speech: bool = True) -> list[Clip]:
-    """Tracked clips of ../shared/data/`folder` ('videos' or 'driving') in the train or held-out split."""
+def load_clips(folder: str, held_out: bool, with_speech: bool = True, names: tuple[str, ...] | None = None) -> list[Clip]:
+    """Tracked clips of ../shared/data/`folder` ('videos', 'driving', 'videos_hard') in the train or held-out split,
+    optionally only those in `names`."""
     from ..splits import clips
 
     out = []
     for path in clips(folder, held_out):
+        if names is not None and path.name not in names:
+            continue
         speech = cached_speech(path) if with_speech else None
         out.append(Clip(path.name, speaker_of(path.name), cached_track(path), speech))
     return out
