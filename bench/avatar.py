@@ -77,8 +77,7 @@ def evaluate_clip(name: str, avatar_dir: Path, workdir: Path, condition: str = "
 
     from talkface.audio import compute_features, features_from_file
     from talkface.avatar.condition import windows as coeff_windows
-    from talkface.avatar.condition import upper_stdev
-    from talkface.avatar.speak import conditions, mouth_track, reference_shape, upper_reference_of
+    from talkface.avatar.speak import conditions, mouth_track, reference_shape
     from talkface.avatar import load_avatar, plan_split
     from talkface.avatar.dataset import build_dataset, crop_boxes
     from talkface.avatar.model import make_camera
@@ -98,9 +97,10 @@ def evaluate_clip(name: str, avatar_dir: Path, workdir: Path, condition: str = "
     hs, n = split.holdout_start, min(split.n_frames, track.n_frames)
     feats = features_from_file(video)
     ref_shape = reference_shape(avatar)
-    # upper-face (eyes, brows) coefficients: the held-out frames' own tracked values, like the eye features
-    ds = build_dataset(video, cfg.data, track, feats, hs, n, ref_shape, upper_reference_of(avatar),
-                       with_background=False)
+    # upper-face (eyes, brows) coefficients: the held-out frames' own tracked landmarks projected on the avatar's
+    # basis (fitted on its training frames only), like the eye features and the pose
+    basis = avatar.upper_basis
+    ds = build_dataset(video, cfg.data, track, feats, hs, n, ref_shape, basis, with_background=False)
     boxes = crop_boxes(track.slice(hs, n), cfg.data.crop_scale)
     audio = load_audio(video)[int(hs / 25 * 16000):int(n / 25 * 16000)]
     # the mouth condition: generated from the held-out audio alone (as `speak` would), or the tracked truth
@@ -129,7 +129,7 @@ def evaluate_clip(name: str, avatar_dir: Path, workdir: Path, condition: str = "
                 if conds is not None:
                     cond["speech"] = conds[t]["speech"]
                 if cfg.model.upper_face:
-                    cond["upper"] = torch.from_numpy(ds.upper_coeffs[k] / upper_stdev())
+                    cond["upper"] = torch.from_numpy(ds.upper_coeffs[k] / basis.stdev_vector())
                 out = avatar.model(cond, torch.from_numpy(ds.eyes[k]),
                                    make_camera(ds.w2c[k], ds.intrinsics[k], ds.resolution))
             x0, y0 = boxes.centres[k] - boxes.side / 2
@@ -251,8 +251,9 @@ def main() -> None:
           "(`talkface.motion.expression`) makes from the held-out audio; *generator trained on it* = the clip "
           "(including its held-out tail) is in the generator's training data (`talkface.splits`), so its mouth "
           "correlation is optimistic — the honest numbers are the clips it never saw. The upper face (eyes and brows "
-          "coefficients of the landmark morphable model, avatar format 3) comes, like the eye features and the pose, "
-          "from the ground-truth track of the held-out frames (as offsets from the avatar's own reference).\n",
+          "coefficients of the avatar's own upper-face basis, fitted on its training frames; avatar format 4) comes, "
+          "like the eye features and the pose, from the ground-truth track of the held-out frames (their landmarks "
+          "projected on that basis).\n",
           markdown_table(header, rows)]
     if rows:
         keys = ("psnr_face", "ssim_face", "psnr_oval", "lmd_mouth_px", "mouth_corr", "fit_min")

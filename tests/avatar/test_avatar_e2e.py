@@ -118,17 +118,18 @@ def test_silence_closes_the_mouth(fitted):
 
 def test_upper_face_follows_the_pose_and_blink_sources(fitted, monkeypatch):
     """Brows come with the pose source (training track replayed in step with the pose, zero for still, a driving
-    video's motion since its first frame), the eye region with the blink source (zero for off)."""
+    video's motion since its first frame, on the avatar's own basis), the eye region with the blink source (zero
+    for off: never a blink)."""
     from talkface.avatar import load_avatar
-    from talkface.avatar.condition import UPPER_EYES, tracked_upper, upper_stdev
     from talkface.avatar.speak import Driver, pingpong
-    from talkface.face import shipped_morphable
 
     avatar_dir, _ = fitted
     avatar = load_avatar(avatar_dir)
-    ref = np.asarray(avatar.meta["audio"]["upper_reference"], np.float32)
-    truth = tracked_upper(avatar.track.landmarks3d, ref) / upper_stdev()
-    assert np.abs(np.median(truth, 0)).max() < 1e-5  # the reference is the training frames' median
+    basis = avatar.upper_basis
+    k = basis.n_eyes
+    truth = basis.encode(avatar.track.landmarks3d) / basis.stdev_vector()
+    valid = avatar.track.valid.astype(bool)  # zero is the training frames' median face
+    assert np.allclose(basis.reference, np.median(avatar.track.landmarks3d[valid], 0), atol=1e-5)
     n = avatar.n_frames
     train = Driver(avatar, "train", "train")
     for t in (0, 10, n + 7, 3 * n):
@@ -137,12 +138,14 @@ def test_upper_face_follows_the_pose_and_blink_sources(fitted, monkeypatch):
         assert np.array_equal(drive.pose, avatar.track.pose[pingpong(t, n)])
     still = Driver(avatar, "still", "off")(20)
     assert np.abs(still.upper).max() == 0.0
+    off = Driver(avatar, "train", "off")
+    assert all(np.abs(off(t).upper[:k]).max() == 0.0 and off(t).eyes[:2].max() == 0.0 for t in range(0, 3 * n, 7))
 
-    # a driving "video": the training track with the brows raised by 2 stdev of the first component from frame 5
-    morph = shipped_morphable()
-    raise_cm = np.zeros((1, 4), np.float32)
-    raise_cm[0, 0] = 2.0 * morph.stdev["brows"][0]
-    lift = morph.decode({"brows": raise_cm})[0] - morph.mean
+    # a driving "video": the training track with the brows raised by 2 stdev of the first brow component from
+    # frame 5
+    lift_c = np.zeros((1, basis.size), np.float32)
+    lift_c[0, k] = 2.0 * basis.stdev_vector()[k]
+    lift = basis.decode(lift_c)[0]
     plain = avatar.track.slice(0, 20)
     lifted = avatar.track.slice(0, 20)
     lifted.landmarks3d = lifted.landmarks3d.copy()
@@ -154,10 +157,32 @@ def test_upper_face_follows_the_pose_and_blink_sources(fitted, monkeypatch):
     video = drivers["lifted"]
     assert np.abs(video(0).upper).max() < 1e-5  # relative to the driving video's first frame
     lifted_by = video(12).upper - drivers["plain"](12).upper
-    assert lifted_by[UPPER_EYES] == pytest.approx(2.0, abs=0.01)
-    assert np.abs(np.delete(lifted_by, UPPER_EYES)).max() < 0.01
+    assert lifted_by[k] == pytest.approx(2.0, abs=0.01)
+    assert np.abs(np.delete(lifted_by, k)).max() < 0.01
     assert np.abs(video(3).upper - drivers["plain"](3).upper).max() < 1e-5
-    assert np.abs(video(12).upper[:UPPER_EYES]).max() == 0.0  # --blink off: the eye region rests
+    assert np.abs(video(12).upper[:k]).max() == 0.0  # --blink off: the eye region rests
+
+
+def test_the_avatars_basis_explains_its_training_upper_face_better_than_the_shipped_basis(fitted):
+    """On the real track: the avatar's own 12 + 8 components reconstruct its training frames' eye and brow
+    landmark offsets (from their median face) with far less error than the shipped 6 + 4."""
+    from talkface.avatar import load_avatar
+    from talkface.avatar.condition import upper_indices
+    from talkface.face import shipped_morphable
+
+    avatar_dir, _ = fitted
+    avatar = load_avatar(avatar_dir)
+    basis, lm = avatar.upper_basis, avatar.track.landmarks3d
+    shipped = shipped_morphable()
+    for region, idx in upper_indices().items():
+        offsets = lm[:, idx] - basis.reference[idx]
+        own = basis.decode(basis.encode(lm))[:, idx]
+        b = shipped.bases[region]
+        flat = offsets.reshape(len(lm), -1)
+        ship = ((flat @ b.T) @ b).reshape(offsets.shape)
+        err_own = np.linalg.norm(offsets - own, axis=-1).mean()
+        err_ship = np.linalg.norm(offsets - ship, axis=-1).mean()
+        assert err_own < 0.75 * err_ship, region
 
 
 def test_raised_brows_change_the_fitted_avatars_brows_not_its_mouth(fitted):
@@ -165,7 +190,6 @@ def test_raised_brows_change_the_fitted_avatars_brows_not_its_mouth(fitted):
     import torch
 
     from talkface.avatar import load_avatar
-    from talkface.avatar.condition import UPPER_EYES
     from talkface.avatar.dataset import cameras_from_track
     from talkface.avatar.model import make_camera
     from talkface.face.landmarks import BROW_0, BROW_1, LIPS_OUTER
@@ -183,9 +207,10 @@ def test_raised_brows_change_the_fitted_avatars_brows_not_its_mouth(fitted):
         with torch.inference_mode():
             return avatar.model(cond, eyes, cam)["rgb"].numpy()
 
-    rest = np.zeros(10, np.float32)
+    basis = avatar.upper_basis
+    rest = np.zeros(basis.size, np.float32)
     raised = rest.copy()
-    raised[UPPER_EYES] = 2.5
+    raised[basis.n_eyes] = 2.5  # the first brow component of the avatar's own basis
     diff = np.abs(render(raised) - render(rest)).mean(-1) * 255
     pts = avatar.track.landmarks2d[0] @ avatar.boxes.affine(0, res)[:, :2].T + avatar.boxes.affine(0, res)[:, 2]
 

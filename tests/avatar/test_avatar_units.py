@@ -85,8 +85,8 @@ def test_store_refuses_partial_corrupt_and_other_versions(tmp_path):
     _write_config(d, version=AVATAR_VERSION + 1)
     with pytest.raises(UserError, match="version"):
         load_avatar(d)
-    _write_config(d, version=2)  # mouth-only avatars (before the upper-face condition) are refused clearly
-    with pytest.raises(UserError, match="format version 2 is not supported.*expects version 3"):
+    _write_config(d, version=3)  # avatars on the shipped eyes/brows coefficients (no own basis) are refused clearly
+    with pytest.raises(UserError, match="format version 3 is not supported.*expects version 4"):
         load_avatar(d)
     _write_config(d, config={})
     with pytest.raises(UserError, match="corrupt"):

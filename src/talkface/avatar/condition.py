@@ -8,17 +8,22 @@ held-out evaluation feed the coefficients that the cross-speaker expression gene
 (`talkface.motion.expression.generate_mouth`) produces from the audio with the same reference face — silence
 closes the mouth because the generator closes it.
 
+The upper-face condition (eyes, brows) is the avatar's own basis (`UpperBasis`, fitted on its training frames);
+its coefficients are always tracked, never generated (ground truth in the held-out evaluation, the pose / blink
+sources at `speak`).
+
 The generator's output is smoother and smaller than tracked motion; `augment` bridges that gap during training
 (random temporal smoothing, amplitude scaling and noise), so nothing derived from the generator is stored.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 MOUTH_COEFFS = 12  # mouth-region components of the shipped morphable model
-UPPER_REGIONS = ("eyes", "brows")  # the upper-face regions of the shipped morphable model, in this order
-UPPER_EYES = 6  # eye-region components (lids, eye shape, irises): the first part of the upper-face vector
-UPPER_COEFFS = 10  # eyes (6) + brows (4)
+UPPER_REGIONS = ("eyes", "brows")  # the upper-face regions (vertex sets of the shipped model), in this order
+UPPER_COMPONENTS = {"eyes": 12, "brows": 8}  # default size of the person-specific upper-face basis
 REFERENCE_PERCENTILE = 2.0  # the reference is the training frame at this percentile of the inner-lip gap
 
 
@@ -54,40 +59,125 @@ def tracked_mouth(landmarks3d: np.ndarray, reference_shape: np.ndarray) -> np.nd
     return (coeffs - ref).astype(np.float32)
 
 
-def upper_stdev() -> np.ndarray:
-    """[10] standard deviation of each upper-face coefficient (eyes then brows) in the shipped model's data."""
+@dataclass
+class UpperBasis:
+    """The avatar's own upper-face expression basis: a PCA, per region (eyes incl. lids and irises; brows and
+    forehead), of its training frames' canonical (pose-removed) landmark offsets from their median face.
+
+    Why person-specific: the shipped morphable model's 6 eye + 4 brow components are pooled over many people and
+    explain only about half of an expressive speaker's upper-face motion (expressive_talk's held-out tail: mean
+    unexplained 0.086 of 0.172 cm on the eye region, 0.144 of 0.307 cm on the brows); 12 + 8 components of the
+    person's own motion leave 0.052 / 0.085 cm. The vertex sets stay the shipped model's regions (disjoint from
+    the mouth), so the eye part can still follow the blink source and the brows the pose source at `speak`.
+    Coefficients are offsets from `reference` (zero = the median training face: open eyes, resting brows)."""
+
+    reference: np.ndarray  # [478, 3] median training shape (cm); only the regions' vertices are used
+    bases: dict[str, np.ndarray]  # region → [K_r, n_r * 3] orthonormal rows
+    stdev: dict[str, np.ndarray]  # region → [K_r] RMS of each coefficient over the training frames (cm)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Components per region, in `UPPER_REGIONS` order."""
+        return {r: int(self.bases[r].shape[0]) for r in UPPER_REGIONS}
+
+    @property
+    def n_eyes(self) -> int:
+        """Eye-region components: the first part of the upper-face vector (the rest are the brows)."""
+        return self.sizes["eyes"]
+
+    @property
+    def size(self) -> int:
+        """Length of the upper-face vector (eyes ++ brows)."""
+        return sum(self.sizes.values())
+
+    def stdev_vector(self) -> np.ndarray:
+        """[K] stdev of the whole upper-face vector (input normalisation)."""
+        return np.concatenate([self.stdev[r] for r in UPPER_REGIONS]).astype(np.float32)
+
+    def encode(self, landmarks3d: np.ndarray) -> np.ndarray:
+        """[T, K] coefficients (cm) of canonical landmarks [T, 478, 3] as offsets from the reference face."""
+        lm = np.asarray(landmarks3d, np.float32)
+        index = upper_indices()
+        parts = [(lm[:, index[r]] - self.reference[index[r]]).reshape(len(lm), -1) @ self.bases[r].T
+                 for r in UPPER_REGIONS]
+        return np.concatenate(parts, 1).astype(np.float32)
+
+    def decode(self, coeffs: np.ndarray) -> np.ndarray:
+        """[T, 478, 3] landmark offsets (cm) of coefficients [T, K]; vertices outside the regions stay at zero."""
+        coeffs = np.asarray(coeffs, np.float32)
+        out = np.zeros((len(coeffs), 478, 3), np.float32)
+        index, a = upper_indices(), 0
+        for r in UPPER_REGIONS:
+            k = self.sizes[r]
+            out[:, index[r]] = (coeffs[:, a:a + k] @ self.bases[r]).reshape(len(coeffs), -1, 3)
+            a += k
+        return out
+
+    def relative(self, landmarks3d: np.ndarray) -> np.ndarray:
+        """[T, K] upper-face motion of a driving video since its first frame (cm): the other person's identity
+        cancels, like the relative pose; the motion is expressed in this avatar's basis."""
+        coeffs = self.encode(landmarks3d)
+        return (coeffs - coeffs[:1]).astype(np.float32)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Flat arrays for storage (`from_arrays` inverts)."""
+        out = {"upper_reference": self.reference}
+        for r in UPPER_REGIONS:
+            out[f"upper_basis_{r}"], out[f"upper_stdev_{r}"] = self.bases[r], self.stdev[r]
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "UpperBasis":
+        """The basis stored by `to_arrays` (numpy arrays or tensors)."""
+        get = lambda k: np.asarray(arrays[k], np.float32)  # noqa: E731
+        return cls(get("upper_reference"), {r: get(f"upper_basis_{r}") for r in UPPER_REGIONS},
+                   {r: get(f"upper_stdev_{r}") for r in UPPER_REGIONS})
+
+    @classmethod
+    def placeholder(cls, sizes: dict[str, int]) -> "UpperBasis":
+        """A basis of the given sizes with no content (a model built to receive stored weights)."""
+        index = upper_indices()
+        return cls(np.zeros((478, 3), np.float32),
+                   {r: np.zeros((sizes[r], len(index[r]) * 3), np.float32) for r in UPPER_REGIONS},
+                   {r: np.ones(sizes[r], np.float32) for r in UPPER_REGIONS})
+
+
+def upper_indices() -> dict[str, np.ndarray]:
+    """Landmark indices of the upper-face regions: the shipped morphable model's eyes and brows vertex sets."""
     from ..face import shipped_morphable
 
-    model = shipped_morphable()
-    return np.concatenate([model.stdev[r] for r in UPPER_REGIONS]).astype(np.float32)
+    regions = shipped_morphable().regions
+    return {r: np.asarray(regions[r], np.int64) for r in UPPER_REGIONS}
 
 
-def upper_coefficients(landmarks3d: np.ndarray) -> np.ndarray:
-    """[T, 10] absolute upper-face coefficients (eyes ++ brows, cm) of canonical landmarks [T, 478, 3]."""
-    from ..face import shipped_morphable
-
-    coeffs = shipped_morphable().encode(np.asarray(landmarks3d, np.float32))
-    return np.concatenate([coeffs[r] for r in UPPER_REGIONS], 1).astype(np.float32)
+MIN_STDEV_CM = 1e-3  # floor of a component's stdev (a nearly still training clip must not divide by ~0)
 
 
-def upper_reference(track) -> np.ndarray:
-    """[10] the avatar's upper-face reference: the per-coefficient median over the valid training frames (a
-    typical open-eyed, resting-brow face; the closed-mouth frame may be mid-blink or mid-raise)."""
-    coeffs = upper_coefficients(track.landmarks3d)
-    valid = np.asarray(track.valid, bool) if track.valid is not None else np.ones(len(coeffs), bool)
-    return np.median(coeffs[valid] if valid.any() else coeffs, axis=0).astype(np.float32)
-
-
-def tracked_upper(landmarks3d: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """[T, 10] upper-face coefficients of tracked landmarks as offsets from the avatar's reference (cm)."""
-    return (upper_coefficients(landmarks3d) - np.asarray(reference, np.float32)).astype(np.float32)
-
-
-def relative_upper(track) -> np.ndarray:
-    """[T, 10] upper-face motion of a driving video since its first frame (cm): the person's identity cancels,
-    like the relative pose."""
-    coeffs = upper_coefficients(track.landmarks3d)
-    return (coeffs - coeffs[:1]).astype(np.float32)
+def fit_upper_basis(landmarks3d: np.ndarray, valid: np.ndarray | None = None,
+                    components: dict[str, int] | None = None) -> UpperBasis:
+    """The person-specific upper-face basis of training landmarks [T, 478, 3] (`UpperBasis`): per region, the
+    top principal directions of the (valid) frames' offsets from their per-coordinate median face, taken about
+    zero (not the offsets' mean) so zero coefficients are exactly the median face; signs fixed (largest entry
+    positive) so refits are reproducible."""
+    components = components or UPPER_COMPONENTS
+    lm = np.asarray(landmarks3d, np.float64)
+    valid = np.asarray(valid, bool) if valid is not None else np.ones(len(lm), bool)
+    if valid.any():
+        lm = lm[valid]
+    reference = np.median(lm, axis=0)
+    bases, stdev = {}, {}
+    for r, idx in upper_indices().items():
+        x = (lm[:, idx] - reference[idx]).reshape(len(lm), -1)
+        _, sig, vt = np.linalg.svd(x, full_matrices=False)
+        k = components[r]
+        vt, sig = vt[:k], sig[:k]
+        if len(vt) < k:  # fewer frames than components: pad with unused (zero) directions
+            vt = np.concatenate([vt, np.zeros((k - len(vt), x.shape[1]))])
+            sig = np.concatenate([sig, np.zeros(k - len(sig))])
+        sign = np.sign(vt[np.arange(k), np.abs(vt).argmax(1)])
+        bases[r] = (vt * np.where(sign == 0, 1.0, sign)[:, None]).astype(np.float32)
+        stdev[r] = np.maximum(sig / np.sqrt(len(x)), MIN_STDEV_CM).astype(np.float32)
+    return UpperBasis(reference.astype(np.float32), bases, stdev)
 
 
 def generated_mouth(features, reference_shape: np.ndarray, n_frames: int) -> np.ndarray:

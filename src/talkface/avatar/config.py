@@ -33,6 +33,8 @@ class ModelConfig:
     condition: str = "expression"  # mouth condition: "expression" (mouth coefficients), "expression+speech", "speech"
     expression_window: int = 5  # frames of mouth coefficients around each video frame
     upper_face: bool = True  # eyes + brows coefficients drive a landmark rig and the face field's eye attention
+    upper_eyes: int = 12  # components of the person-specific upper-face basis: eye region (lids, eye shape, irises)
+    upper_brows: int = 8  # ... and brows + forehead (`condition.UpperBasis`)
     max_offset_cm: float = 1.5  # bound of the position offset (tanh-scaled)
 
 

@@ -60,7 +60,7 @@ class AvatarDataset:
     audio: np.ndarray  # [T, W, D] float32 speech-feature windows
     eyes: np.ndarray  # [T, 6] float32 blink + gaze
     mouth_coeffs: np.ndarray  # [T, 12] float32 tracked mouth coefficients, offsets from the reference face (cm)
-    upper_coeffs: np.ndarray  # [T, 10] float32 tracked eyes ++ brows coefficients, offsets from the upper ref. (cm)
+    upper_coeffs: np.ndarray  # [T, K] float32 tracked eyes ++ brows coefficients of the avatar's UpperBasis (cm)
     frame_index: np.ndarray  # [T] int source frame of each sample
     resolution: int
 
@@ -142,12 +142,11 @@ def feather(mask: np.ndarray, resolution: int) -> np.ndarray:
 
 
 def build_dataset(video: str | Path, cfg: DataConfig, track: FaceTrack, features, start: int, stop: int,
-                  reference_shape: np.ndarray, upper_reference: np.ndarray,
-                  with_background: bool = True) -> AvatarDataset:
+                  reference_shape: np.ndarray, upper_basis, with_background: bool = True) -> AvatarDataset:
     """Crops, cameras, masks and conditions of source frames [start, stop) (the track covers frame 0 onwards);
     mouth coefficients are offsets from `reference_shape` (the avatar's closed-mouth frame, canonical cm), upper-
-    face coefficients from `upper_reference` [10] (`condition.upper_reference`)."""
-    from .condition import tracked_mouth, tracked_upper
+    face coefficients are the frames' landmarks projected on the avatar's `condition.UpperBasis`."""
+    from .condition import tracked_mouth
 
     part = track.slice(start, stop)
     res = cfg.resolution
@@ -175,7 +174,8 @@ def build_dataset(video: str | Path, cfg: DataConfig, track: FaceTrack, features
     audio = audio_windows(features, stop, cfg.audio_window)[start:stop]
     return AvatarDataset(images, head, mouth, inner, background, w2c, intr, audio, eye_features(part),
                          tracked_mouth(part.landmarks3d, reference_shape),
-                         tracked_upper(part.landmarks3d, upper_reference), np.arange(start, stop), res)
+                         upper_basis.encode(part.landmarks3d) if upper_basis is not None else
+                         np.zeros((n, 0), np.float32), np.arange(start, stop), res)
 
 
 def _background_masks(images: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from ..face.landmarks import EYE_0, EYE_1, LIPS_INNER, LIPS_OUTER
 from ..render.splat import Camera, rasterize
 from .config import ModelConfig
 from .dataset import EYE_FEATURES
-from .condition import MOUTH_COEFFS, UPPER_COEFFS, UPPER_EYES, UPPER_REGIONS
+from .condition import MOUTH_COEFFS, UPPER_REGIONS, UpperBasis, upper_indices
 from .fields import AudioNet, Deformation, ExpressionNet, MotionField, StructureField, hook_feature
 
 FACE_BOUND_CM = 12.0
@@ -99,24 +99,43 @@ def landmark_binding(means: Tensor, landmarks: Tensor, k: int = BIND_K) -> tuple
 
 
 class ExpressionRig(nn.Module):
-    """Regional expression coefficients → per-landmark offsets [478, 3] (cm) through the shipped morphable
-    model's bases: the geometric part of the expression motion. Lips, jaw and chin (mouth region), lids and eye
-    shape (eyes) and brows then move by exactly what the (tracked or generated) coefficients say; the learned
-    motion fields only add the person-specific residual (teeth, wrinkles, shading). The regions are disjoint
-    vertex sets. Constants of the shipped face model, not stored with the avatar."""
+    """Regional expression coefficients → per-landmark offsets [478, 3] (cm): the geometric part of the
+    expression motion. The mouth region uses the shipped morphable model's basis (the generator's vocabulary;
+    constants, not stored), the eyes and brows the avatar's own `UpperBasis` (stored with the avatar as persistent
+    buffers: `upper_reference`, `basis_eyes`, `stdev_eyes`, `basis_brows`, `stdev_brows`). Lips, jaw and chin, lids,
+    eye shape and irises, brows and forehead then move by exactly what the (tracked or generated) coefficients
+    say; the learned motion fields only add the person-specific residual (teeth, wrinkles, shading). The regions
+    are the shipped model's disjoint vertex sets."""
 
-    def __init__(self, regions: tuple[str, ...] = ("mouth",)):
+    def __init__(self, mouth: bool = True, upper: UpperBasis | None = None):
         super().__init__()
         from ..face import shipped_morphable
 
         model = shipped_morphable()
-        self.regions = tuple(regions)
-        for r in self.regions:
-            self.register_buffer(f"basis_{r}", torch.as_tensor(model.bases[r], dtype=torch.float32), persistent=False)
-            self.register_buffer(f"stdev_{r}", torch.as_tensor(model.stdev[r], dtype=torch.float32), persistent=False)
-            self.register_buffer(f"index_{r}", torch.as_tensor(model.regions[r], dtype=torch.long), persistent=False)
+        self.regions = (("mouth",) if mouth else ()) + (UPPER_REGIONS if upper is not None else ())
+        if mouth:
+            self.register_buffer("basis_mouth", torch.as_tensor(model.bases["mouth"], dtype=torch.float32),
+                                 persistent=False)
+            self.register_buffer("stdev_mouth", torch.as_tensor(model.stdev["mouth"], dtype=torch.float32),
+                                 persistent=False)
+            self.register_buffer("index_mouth", torch.as_tensor(model.regions["mouth"], dtype=torch.long),
+                                 persistent=False)
+        if upper is not None:
+            self.register_buffer("upper_reference", torch.as_tensor(upper.reference, dtype=torch.float32))
+            for r, idx in upper_indices().items():
+                self.register_buffer(f"basis_{r}", torch.as_tensor(upper.bases[r], dtype=torch.float32))
+                self.register_buffer(f"stdev_{r}", torch.as_tensor(upper.stdev[r], dtype=torch.float32))
+                self.register_buffer(f"index_{r}", torch.as_tensor(idx, dtype=torch.long), persistent=False)
         self.register_buffer("landmarks", torch.as_tensor(canonical_face().mean, dtype=torch.float32),
                              persistent=False)
+
+    def upper_basis(self) -> UpperBasis | None:
+        """The avatar's upper-face basis (numpy), as stored in the rig's buffers; None without an upper face."""
+        if "eyes" not in self.regions:
+            return None
+        return UpperBasis(self.upper_reference.numpy().copy(),
+                          {r: getattr(self, f"basis_{r}").numpy().copy() for r in UPPER_REGIONS},
+                          {r: getattr(self, f"stdev_{r}").numpy().copy() for r in UPPER_REGIONS})
 
     def offsets(self, coeffs: dict[str, Tensor]) -> Tensor:
         """Landmark offsets [478, 3] of normalised (÷ stdev) coefficients {region: [K]}; absent regions rest."""
@@ -140,11 +159,14 @@ class AvatarModel(nn.Module):
     eye features (lids, gaze).
 
     The condition of one frame is a dict: "expression" [W_e, 12] normalised mouth-coefficient offsets from the
-    reference face (see `condition.py`), "upper" [10] normalised eyes ++ brows coefficient offsets from the
-    avatar's upper-face reference, "speech" [W, D] phoneme posteriors ++ encoder embedding.
+    reference face (see `condition.py`), "upper" [K] normalised eyes ++ brows coefficients of the avatar's own
+    upper-face basis (`upper_basis`: fitted on the training frames by `fit`; when loading a stored avatar, None
+    builds an empty basis of the configured size that the stored weights fill), "speech" [W, D] phoneme
+    posteriors ++ encoder embedding.
     """
 
-    def __init__(self, cfg: ModelConfig, audio_in_dim: int, audio_window: int, seed: int = 0):
+    def __init__(self, cfg: ModelConfig, audio_in_dim: int, audio_window: int, seed: int = 0,
+                 upper_basis: UpperBasis | None = None):
         super().__init__()
         self.cfg = cfg
         rng = np.random.default_rng(seed)
@@ -168,10 +190,17 @@ class AvatarModel(nn.Module):
                                if "expression" in self.uses else None)
         self.speech_dropout = 0.0  # set by the trainer for "expression+speech"
         self.upper = bool(cfg.upper_face)
-        regions = (("mouth",) if "expression" in self.uses else ()) + (UPPER_REGIONS if self.upper else ())
-        self.rig = ExpressionRig(regions) if regions else None
+        sizes = {"eyes": cfg.upper_eyes, "brows": cfg.upper_brows}
+        if self.upper and upper_basis is None:
+            upper_basis = UpperBasis.placeholder(sizes)
+        if self.upper and upper_basis.sizes != sizes:
+            raise ValueError(f"upper-face basis of sizes {upper_basis.sizes}, the config says {sizes}")
+        self.n_upper_eyes = sizes["eyes"]
+        mouth_rig = "expression" in self.uses
+        self.rig = (ExpressionRig(mouth_rig, upper_basis if self.upper else None) if mouth_rig or self.upper
+                    else None)
         common = dict(levels=cfg.hash_levels, log2_size=cfg.hash_log2_size, base=cfg.hash_base)
-        eye_dim = EYE_FEATURES + (UPPER_COEFFS if self.upper else 0)
+        eye_dim = EYE_FEATURES + (sum(sizes.values()) if self.upper else 0)
         self.face_motion = MotionField(face_centre, FACE_BOUND_CM, cfg.audio_dim, eye_dim, 0, cfg.face_hidden,
                                        finest=cfg.hash_finest, max_offset=cfg.max_offset_cm, **common)
         self.mouth_motion = MotionField(mouth_centre, MOUTH_BOUND_CM, cfg.audio_dim, 0, 3, cfg.mouth_hidden,
@@ -247,11 +276,11 @@ class AvatarModel(nn.Module):
             win = cond["expression"]
             out["mouth"] = win[win.shape[0] // 2]
         if self.upper:
-            out["eyes"], out["brows"] = cond["upper"][:UPPER_EYES], cond["upper"][UPPER_EYES:]
+            out["eyes"], out["brows"] = cond["upper"][:self.n_upper_eyes], cond["upper"][self.n_upper_eyes:]
         return out
 
     def eye_input(self, cond: dict[str, Tensor], eyes: Tensor) -> Tensor:
-        """What the face field's eye attention reads: eye features [6] (++ upper-face coefficients [10])."""
+        """What the face field's eye attention reads: eye features [6] (++ upper-face coefficients [K])."""
         return torch.cat([eyes, cond["upper"]]) if self.upper else eyes
 
     def deformations(self, cond: dict[str, Tensor], eyes: Tensor) -> tuple[Deformation, Deformation]:

@@ -23,7 +23,6 @@ from ..face import FaceTrack, canonical_face
 from ..face.geometry import axis_angle_to_matrix, matrix_to_axis_angle, project_canonical
 from ..face.landmarks import FACE_OVAL
 from ..media import DEFAULT_FPS, DEFAULT_SR
-from .condition import UPPER_COEFFS, UPPER_EYES, relative_upper, tracked_upper, upper_stdev
 from .dataset import eye_features
 from .model import make_camera
 from .store import Avatar, file_digest, load_avatar
@@ -43,7 +42,8 @@ def pingpong(t: int, n: int) -> int:
 @dataclass
 class FrameDrive:
     """What one output frame needs besides speech: background frame index, head pose [6], eye features [6],
-    normalised upper-face coefficient offsets [10] (eyes ++ brows, zero = the avatar's upper reference)."""
+    normalised upper-face coefficients [K] of the avatar's own basis (eyes ++ brows, zero = its median face;
+    empty for an avatar without an upper face)."""
 
     background: int
     pose: np.ndarray
@@ -54,7 +54,8 @@ class FrameDrive:
 class Driver:
     """Pose (train | still | video) and eyes (train | off | video) for each output frame; the brow coefficients
     come with the pose (training track replayed, zero offsets, or the driving video's motion since its first
-    frame), the eye-region coefficients with the blink source (lid closure is part of them)."""
+    frame, projected on the avatar's basis), the eye-region coefficients with the blink source (lid closure is
+    part of them, so `off` never blinks)."""
 
     def __init__(self, avatar: Avatar, pose: str = "train", blink: str = "train"):
         self.track = avatar.track
@@ -65,9 +66,24 @@ class Driver:
         self.drive_eyes = eye_features(self.blink_track) if self.blink_track is not None else None
         self.open_eyes = self.train_eyes.mean(0)
         self.open_eyes[:2] = 0.0
-        self.train_upper = tracked_upper(self.track.landmarks3d, upper_reference_of(avatar)) / upper_stdev()
-        self.pose_upper = relative_upper(self.pose_track) / upper_stdev() if self.pose_track is not None else None
-        self.blink_upper = relative_upper(self.blink_track) / upper_stdev() if self.blink_track is not None else None
+        basis = avatar.upper_basis
+        self.n_upper = basis.size if basis is not None else 0
+        self.n_eyes = basis.n_eyes if basis is not None else 0
+        self.train_upper = self._upper(basis, self.track, relative=False)
+        self.pose_upper = self._upper(basis, self.pose_track, relative=True)
+        self.blink_upper = self._upper(basis, self.blink_track, relative=True)
+
+    @staticmethod
+    def _upper(basis, track: FaceTrack | None, relative: bool) -> np.ndarray | None:
+        """Normalised upper-face coefficients [T, K] of a track on the avatar's basis: the training track's own
+        (offsets from the avatar's median face) or a driving video's motion since its first frame; [T, 0]
+        without an upper face, None without a track."""
+        if track is None:
+            return None
+        if basis is None:
+            return np.zeros((track.n_frames, 0), np.float32)
+        coeffs = basis.relative(track.landmarks3d) if relative else basis.encode(track.landmarks3d)
+        return coeffs / basis.stdev_vector()
 
     @staticmethod
     def _driving(path: str) -> FaceTrack:
@@ -80,8 +96,8 @@ class Driver:
 
     def __call__(self, t: int) -> FrameDrive:
         n = self.track.n_frames
-        upper = np.zeros(UPPER_COEFFS, np.float32)
-        k = UPPER_EYES  # eyes coefficients first, then brows
+        upper = np.zeros(self.n_upper, np.float32)
+        k = self.n_eyes  # eyes coefficients first, then brows
         if self.pose_mode == "train":
             idx = pingpong(t, n)
             pose = self.track.pose[idx]
@@ -220,11 +236,6 @@ def reference_shape(avatar: Avatar) -> np.ndarray:
     """The avatar's closed-mouth reference face [478, 3] (canonical cm): the training frame its mouth
     coefficients are offsets from."""
     return avatar.track.landmarks3d[int(avatar.meta["audio"]["reference_frame"])]
-
-
-def upper_reference_of(avatar: Avatar) -> np.ndarray:
-    """The avatar's upper-face reference coefficients [10] (cm): what zero upper-face offsets mean."""
-    return np.asarray(avatar.meta["audio"]["upper_reference"], np.float32)
 
 
 def mouth_track(avatar: Avatar, features, n_frames: int) -> np.ndarray | None:

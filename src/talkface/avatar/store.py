@@ -17,12 +17,12 @@ import numpy as np
 from ..atomic import write_text_atomic
 from ..errors import UserError
 from ..face import FaceTrack
-from .condition import UPPER_COEFFS
 from .config import AvatarConfig
 from .dataset import CropBoxes
 
 AVATAR_FORMAT = "talkface-avatar"
-AVATAR_VERSION = 3  # 2: mouth condition = expression coefficients; 3: + upper-face (eyes, brows) condition and rig
+AVATAR_VERSION = 4  # 2: mouth condition = expression coefficients; 3: + upper-face (eyes, brows) condition and rig
+# on the shipped model's coefficients; 4: the upper face on the avatar's own basis (stored in the weights)
 REQUIRED = ("config.json", "weights.safetensors", "track.npz", "background")
 
 
@@ -41,6 +41,11 @@ class Avatar:
     def n_frames(self) -> int:
         """Frames of the training part (the pose / background pool)."""
         return self.track.n_frames
+
+    @property
+    def upper_basis(self):
+        """The avatar's own upper-face basis (`condition.UpperBasis`), None when fitted without an upper face."""
+        return self.model.rig.upper_basis() if self.model.rig is not None else None
 
     def background(self, index: int) -> np.ndarray:
         """Source frame `index` of the training part, RGB uint8 at the source size."""
@@ -133,8 +138,6 @@ def load_avatar(path: str | Path) -> Avatar:
         cfg = AvatarConfig.from_dict(doc["config"])
         boxes = CropBoxes(np.asarray(doc["crop"]["centres"], np.float32), float(doc["crop"]["side"]))
         audio = doc["audio"]
-        if len(audio["upper_reference"]) != UPPER_COEFFS:
-            raise ValueError("upper-face reference of the wrong size")
         track = FaceTrack.load(path / "track.npz")
         if len(boxes.centres) != track.n_frames:
             raise ValueError("crop and track lengths differ")

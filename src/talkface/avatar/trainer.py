@@ -25,14 +25,14 @@ from ..face import FaceTrack
 from ..media import DEFAULT_FPS, iter_frames
 from ..store import load_npz, save_npz
 from .config import AvatarConfig
-from .condition import augment, reference_frame, smooth, upper_reference, upper_stdev, windows
+from .condition import UpperBasis, augment, fit_upper_basis, reference_frame, smooth, windows
 from .dataset import AvatarDataset, CropBoxes, build_dataset, check_video, crop_boxes, plan_split, track_frames
 from .model import AvatarModel, make_camera
 from .store import file_digest, publish, write_avatar_files, write_background
 from .strategy import DensifyPrune
 
 DATASET_KIND = "avatar_dataset"
-DATASET_VERSION = 3
+DATASET_VERSION = 4  # 4: + the avatar's own upper-face basis
 LOOKUP_REFRESH = 10  # steps between hash-grid lookup refreshes (centres move far less than a cell meanwhile)
 BOX_MARGIN = 8  # pixels around the head mask that the loss looks at (covers the SSIM window)
 
@@ -43,20 +43,24 @@ def work_dir(output: Path) -> Path:
 
 
 # ---- dataset preparation (cached in the work dir) ------------------------------------------------------------
-def prepare(video: Path, cfg: AvatarConfig, work: Path) -> tuple[AvatarDataset, FaceTrack, CropBoxes, dict]:
-    """Track, crop and featurise the training part of `video` (or reload it from an interrupted fit)."""
+def prepare(video: Path, cfg: AvatarConfig, work: Path
+            ) -> tuple[AvatarDataset, FaceTrack, CropBoxes, dict, UpperBasis | None]:
+    """Track, crop and featurise the training part of `video` and fit the avatar's upper-face basis on it (or
+    reload all of it from an interrupted fit)."""
     cache = work / "dataset.npz"
     from ..audio.encoder import WEIGHTS
 
     stamp = {"video": str(video.resolve()), "size": video.stat().st_size, "mtime": video.stat().st_mtime,
-             "data": asdict(cfg.data), "encoder": file_digest(WEIGHTS) if WEIGHTS.is_file() else None}
+             "data": asdict(cfg.data), "encoder": file_digest(WEIGHTS) if WEIGHTS.is_file() else None,
+             "upper": [cfg.model.upper_eyes, cfg.model.upper_brows] if cfg.model.upper_face else None}
     if cache.is_file():
         try:
             arrays, meta = load_npz(cache, DATASET_KIND, DATASET_VERSION)
             if meta.get("stamp") == stamp:
                 ds = AvatarDataset(resolution=cfg.data.resolution, **{k: arrays[k] for k in _DS_ARRAYS})
                 track = FaceTrack.load(work / "track.npz")
-                return ds, track, crop_boxes(track, cfg.data.crop_scale), meta["audio"]
+                basis = UpperBasis.from_arrays(arrays) if cfg.model.upper_face else None
+                return ds, track, crop_boxes(track, cfg.data.crop_scale), meta["audio"], basis
         except UserError:
             pass
     from ..audio import features_from_file, load_encoder
@@ -74,17 +78,19 @@ def prepare(video: Path, cfg: AvatarConfig, work: Path) -> tuple[AvatarDataset, 
     if file_digest(WEIGHTS) != digest:
         raise UserError("the speech encoder's weights changed while this fit computed its features; run it again.")
     ref = reference_frame(track)
-    upper_ref = upper_reference(track)
-    ds = build_dataset(video, cfg.data, track, features, 0, split.train_end, track.landmarks3d[ref], upper_ref)
+    basis = fit_upper_basis(track.landmarks3d, track.valid, {"eyes": cfg.model.upper_eyes,
+                                                             "brows": cfg.model.upper_brows})
+    ds = build_dataset(video, cfg.data, track, features, 0, split.train_end, track.landmarks3d[ref], basis)
     for i, frame in enumerate(itertools.islice(iter_frames(video, DEFAULT_FPS), split.train_end)):
         write_background(work, i, frame)
     audio = {"in_dim": int(ds.audio.shape[2]), "window": int(ds.audio.shape[1]),
              "encoder_sha256": digest, "features": "phoneme posteriors + encoder embedding",
-             "reference_frame": ref, "upper_reference": [float(x) for x in upper_ref]}
+             "reference_frame": ref}
     track.save(work / "track.npz")
     meta = {"stamp": stamp, "audio": audio, "split": asdict(split)}
-    save_npz(cache, DATASET_KIND, DATASET_VERSION, {k: getattr(ds, k) for k in _DS_ARRAYS}, meta)
-    return ds, track, crop_boxes(track, cfg.data.crop_scale), audio
+    save_npz(cache, DATASET_KIND, DATASET_VERSION, {**{k: getattr(ds, k) for k in _DS_ARRAYS},
+                                                    **basis.to_arrays()}, meta)
+    return ds, track, crop_boxes(track, cfg.data.crop_scale), audio, basis if cfg.model.upper_face else None
 
 
 _DS_ARRAYS = ("images", "head_mask", "mouth_mask", "inner_mouth", "background", "w2c", "intrinsics",
@@ -93,13 +99,14 @@ _DS_ARRAYS = ("images", "head_mask", "mouth_mask", "inner_mouth", "background", 
 
 # ---- one training sample -------------------------------------------------------------------------------------
 def training_condition(ds: AvatarDataset, t: int, cfg: AvatarConfig, rng: np.random.Generator,
-                       smoothed: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+                       smoothed: np.ndarray | None = None, upper_stdev: np.ndarray | None = None
+                       ) -> dict[str, torch.Tensor]:
     """Condition of training frame t: tracked mouth coefficients made generated-like (`condition.augment`),
     and/or its speech window, and its tracked upper-face coefficients (as at speak: tracked, never generated,
-    so not augmented), as the model's condition dict."""
+    so not augmented, ÷ the basis' stdev `upper_stdev`), as the model's condition dict."""
     cond = {}
     if cfg.model.upper_face:
-        cond["upper"] = torch.from_numpy(ds.upper_coeffs[t] / upper_stdev())
+        cond["upper"] = torch.from_numpy(ds.upper_coeffs[t] / upper_stdev)
     if "expression" in cfg.model.condition:
         w = cfg.model.expression_window
         smoothed = smooth(ds.mouth_coeffs, cfg.train.expr_smooth_sigma) if smoothed is None else smoothed
@@ -249,13 +256,15 @@ def fit(video: str | Path, output: str | Path, cfg: AvatarConfig, progress: bool
     fresh = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
     try:
-        ds, track, boxes, audio_meta = prepare(video, cfg, work)
+        ds, track, boxes, audio_meta, basis = prepare(video, cfg, work)
     except BaseException:
         if fresh:  # nothing worth resuming: leave no half-made directory behind
             shutil.rmtree(work, ignore_errors=True)
         raise
     torch.manual_seed(cfg.train.seed)
-    model = AvatarModel(cfg.model, audio_meta["in_dim"], audio_meta["window"], seed=cfg.train.seed)
+    model = AvatarModel(cfg.model, audio_meta["in_dim"], audio_meta["window"], seed=cfg.train.seed,
+                        upper_basis=basis)
+    upper_stdev = basis.stdev_vector() if basis is not None else None
     model.init_colors(ds.images[0], ds.w2c[0], ds.intrinsics[0])
     model.speech_dropout = cfg.train.speech_dropout
     smoothed = smooth(ds.mouth_coeffs, cfg.train.expr_smooth_sigma)
@@ -275,7 +284,7 @@ def fit(video: str | Path, output: str | Path, cfg: AvatarConfig, progress: bool
             model.refresh_lookups()
         t = int(rng.integers(len(ds)))
         sample = sample_tensors(ds, t)
-        sample["cond"] = training_condition(ds, t, cfg, rng, smoothed)
+        sample["cond"] = training_condition(ds, t, cfg, rng, smoothed, upper_stdev)
         info = train_step(model, opt, strategy, sample, step, cfg)
         psnr_avg = info["psnr_face"] if psnr_avg is None else 0.95 * psnr_avg + 0.05 * info["psnr_face"]
         loss_avg = info["loss"] if loss_avg is None else 0.95 * loss_avg + 0.05 * info["loss"]
