@@ -134,8 +134,8 @@ class UpperBasis:
                    {r: get(f"upper_stdev_{r}") for r in UPPER_REGIONS})
 
     @classmethod
-    def placeholder(cls, sizes: dict[str, int]) -> "UpperBasis":
-        """A basis of the given sizes with no content (a model built to receive stored weights)."""
+    def unfilled(cls, sizes: dict[str, int]) -> "UpperBasis":
+        """Zero buffers of the given sizes, for a model that is about to load its stored basis (`load_state_dict`)."""
         index = upper_indices()
         return cls(np.zeros((478, 3), np.float32),
                    {r: np.zeros((sizes[r], len(index[r]) * 3), np.float32) for r in UPPER_REGIONS},

@@ -192,7 +192,7 @@ class AvatarModel(nn.Module):
         self.upper = bool(cfg.upper_face)
         sizes = {"eyes": cfg.upper_eyes, "brows": cfg.upper_brows}
         if self.upper and upper_basis is None:
-            upper_basis = UpperBasis.placeholder(sizes)
+            upper_basis = UpperBasis.unfilled(sizes)
         if self.upper and upper_basis.sizes != sizes:
             raise ValueError(f"upper-face basis of sizes {upper_basis.sizes}, the config says {sizes}")
         self.n_upper_eyes = sizes["eyes"]
