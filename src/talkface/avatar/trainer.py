@@ -78,8 +78,9 @@ def prepare(video: Path, cfg: AvatarConfig, work: Path
     if file_digest(WEIGHTS) != digest:
         raise UserError("the speech encoder's weights changed while this fit computed its features; run it again.")
     ref = reference_frame(track)
-    basis = fit_upper_basis(track.landmarks3d, track.valid, {"eyes": cfg.model.upper_eyes,
-                                                             "brows": cfg.model.upper_brows})
+    basis = (fit_upper_basis(track.landmarks3d, track.valid, {"eyes": cfg.model.upper_eyes,
+                                                              "brows": cfg.model.upper_brows})
+             if cfg.model.upper_face else None)
     ds = build_dataset(video, cfg.data, track, features, 0, split.train_end, track.landmarks3d[ref], basis)
     for i, frame in enumerate(itertools.islice(iter_frames(video, DEFAULT_FPS), split.train_end)):
         write_background(work, i, frame)
@@ -89,8 +90,8 @@ def prepare(video: Path, cfg: AvatarConfig, work: Path
     track.save(work / "track.npz")
     meta = {"stamp": stamp, "audio": audio, "split": asdict(split)}
     save_npz(cache, DATASET_KIND, DATASET_VERSION, {**{k: getattr(ds, k) for k in _DS_ARRAYS},
-                                                    **basis.to_arrays()}, meta)
-    return ds, track, crop_boxes(track, cfg.data.crop_scale), audio, basis if cfg.model.upper_face else None
+                                                    **(basis.to_arrays() if basis is not None else {})}, meta)
+    return ds, track, crop_boxes(track, cfg.data.crop_scale), audio, basis
 
 
 _DS_ARRAYS = ("images", "head_mask", "mouth_mask", "inner_mouth", "background", "w2c", "intrinsics",
