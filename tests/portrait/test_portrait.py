@@ -83,6 +83,26 @@ def test_open_mouth_shows_an_inner_mouth_not_stretched_lips(model, renderer):
     assert np.abs(rgb_in.mean(0) - rgb_lips.mean(0)).max() > 12
 
 
+def test_a_barely_open_mouth_shows_a_dark_gap_and_a_wide_one_is_lit(model, renderer):
+    """Opening ~0.1 (gap / width): the gap is dark against the lips (measured 0.34 of their luminance; 0.76 without
+    the cavity shade, a pale lens that reads as closed lips). Opening ~0.3: teeth catch light (1.11), not a black hole."""
+    from talkface.face.landmarks import LIPS_INNER, LIPS_OUTER
+    from talkface.portrait.mouth import luminance, mouth_opening
+    pose, shape = _source(model)
+    lips = _polygon_mask(model.rest_xy[list(LIPS_OUTER)], 256) & ~_polygon_mask(model.rest_xy[list(LIPS_INNER)], 256)
+    lip_luma = luminance(model.crop[lips].astype(np.float32)).mean()
+    relative = {}
+    for cm in (0.2, 1.2):
+        target = _open_mouth(shape, cm)
+        out = renderer.render(pose, target)
+        inner_xy = renderer.vertices(pose, target)[0][list(LIPS_INNER)]
+        relative[round(float(mouth_opening(inner_xy)), 1)] = \
+            luminance(out[_polygon_mask(inner_xy, 256)].astype(np.float32)).mean() / lip_luma
+    assert set(relative) == {0.1, 0.3}
+    assert relative[0.1] < 0.5
+    assert relative[0.3] > 0.8
+
+
 def test_closed_eyes_hide_the_sclera(model, renderer):
     from talkface.face.landmarks import EYE_0, EYE_1
     from talkface.portrait.mouth import luminance

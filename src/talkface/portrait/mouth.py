@@ -22,6 +22,10 @@ PATCH_W, PATCH_H = 80, 40
 N_INNER = 20  # talkface.face.landmarks.LIPS_INNER: 13 (upper mid), ..., 78 (corner), ..., 14, ..., 308, ...
 PRIOR_VERSION = 2
 PRIOR_PATH = Path(__file__).with_name("data") / "mouth_prior.npz"
+# Cavity shade: a barely parted mouth lets almost no light in, so its gap is dark; the prior's small-opening bins
+# (cut inside mediapipe's inner contour, which then lies on lip tissue) are lip-toned. The prior is darkened by up to
+# CAVITY_SHADE at openings <= CAVITY_DARK_BELOW, fading to none at CAVITY_LIT_ABOVE (teeth and tongue catch light).
+CAVITY_SHADE, CAVITY_DARK_BELOW, CAVITY_LIT_ABOVE = 0.85, 0.08, 0.25
 CHEEK_0 = (116, 117, 118, 101, 36, 205, 187, 123)  # skin samples on the image-left cheek
 CHEEK_1 = (345, 346, 347, 330, 266, 425, 411, 352)
 
@@ -147,9 +151,20 @@ def colour_stats(image: np.ndarray, outer_lips: np.ndarray, inner_lips: np.ndarr
                        skin_luma=max(float(luminance(skin_rgb)), 8.0))
 
 
+def cavity_shade(opening: float) -> float:
+    """Brightness factor of the inner mouth at `opening`: 1 - CAVITY_SHADE when barely open, 1 when wide open.
+
+    Without it a slightly open mouth showed a pale lip-toned lens that read as closed lips: on the closed-mouth
+    training photos obama_clip1 / kristinoem, `animate` mouth corr vs the real video 0.857 / 0.856 → 0.904 / 0.841
+    (shade chosen there; held-out numbers in docs/BENCHMARKS.md)."""
+    ramp = (CAVITY_LIT_ABOVE - opening) / (CAVITY_LIT_ABOVE - CAVITY_DARK_BELOW)
+    return 1.0 - CAVITY_SHADE * float(np.clip(ramp, 0.0, 1.0))
+
+
 def person_texture(prior: MouthPrior, opening: float, stats: ColourStats) -> np.ndarray:
-    """The prior's patch for `opening`, recoloured to the person: float32 RGB [PATCH_H, PATCH_W, 3] (0..255)."""
-    tex = prior.texture(opening) * stats.skin_luma
+    """The prior's patch for `opening`, recoloured to the person and shaded for how far the mouth is open
+    (`cavity_shade`): float32 RGB [PATCH_H, PATCH_W, 3] (0..255)."""
+    tex = prior.texture(opening) * (stats.skin_luma * cavity_shade(opening))
     # a quarter of the light colour only: skin tint mixes light with skin tone, and a mouth's inside is not skin
     tint = np.clip(stats.skin_tint / np.maximum(prior.skin_tint, 1e-3), 0.8, 1.25)
     tex = tex * (0.75 + 0.25 * tint)
