@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from bench._report import machine_line, markdown_table, median_time, write_section  # noqa: E402
 from talkface.render.splat import _kernels as K  # noqa: E402
 from talkface.render.splat import face_like_scene, project_gaussians, rasterize  # noqa: E402
-from talkface.render.splat.rasterizer import TILE_CHUNK, bin_gaussians, pack_params  # noqa: E402
+from talkface.render.splat.rasterizer import TILE_CHUNK, aligned_empty, bin_gaussians, pack_params  # noqa: E402
 from talkface.render.splat.scenes import face_camera  # noqa: E402
 
 # Arithmetic per processed pixel-Gaussian pair in the inner loops (forward: _alphas + _blend / _composite_two,
@@ -59,9 +59,9 @@ class KernelRig:
                                              scene["colors"], proj.depths)
         self.valid, self.size = proj.valid.numpy()[order], size
         self.bins = self.bin()
-        self.feat = np.empty((size, size, 4), np.float32)
-        self.trans = np.empty((size, size), np.float32)
-        self.last = np.empty((size, size), np.int32)
+        self.feat = aligned_empty((size, size, 4), np.float32)  # as the rasterizer allocates them
+        self.trans = aligned_empty((size, size), np.float32)
+        self.last = aligned_empty((size, size), np.int32)
         self.sub_end = np.empty((self.bins.tiles_x * self.bins.tiles_y, 4), np.int64)
         gen = np.random.default_rng(0)
         self.grad_feat = gen.standard_normal((size, size, 4), np.float32)

@@ -22,10 +22,15 @@ counts so that LLVM emits AVX-512 code without negative-index or aliasing checks
   the stop index is looked up from a per-pixel pair counter when the tile is written out.
 - Backward: same split over threads; each intersection's Gaussian is loaded once per tile and run over the
   contiguous pixels of its live sub-tiles, again in two passes (exponentials, then the gradient replay).
+- Image I/O: a tile's 16-pixel image rows are moved between the images and the scratch's sub-tile rows with one
+  vector load / store per row and image (small LLVM-IR intrinsics; the feature image is (de)interleaved in
+  registers), not pixel by pixel. The forward writes them non-temporally when the outputs are 64-byte aligned (the
+  wrapper allocates them so): the output lines are then never read in just to be overwritten.
 """
 from __future__ import annotations
 
 import math
+import platform
 
 import numpy as np
 from llvmlite import ir
@@ -252,6 +257,7 @@ _U64_SUB = np.uint64(SUB_PIXELS)  # unsigned offsets/trip counts: no negative-in
 _U64_SUB2 = np.uint64(2 * SUB_PIXELS)
 _U64_SUB3 = np.uint64(3 * SUB_PIXELS)
 _U64_SUB4 = np.uint64(4 * SUB_PIXELS)
+_U0 = np.uint64(0)
 _U1 = np.uint64(1)  # feature channel offsets in the flat [H * W * 4] image views
 _U2 = np.uint64(2)
 _U3 = np.uint64(3)
@@ -368,6 +374,150 @@ def prefetch_read(typingctx, arr, idx):
     return types.void(arr, idx), _prefetch_codegen(0)
 
 
+def _element_pointer(context, builder, aryty, ary, idx):
+    """LLVM pointer to element idx of a 1-D numba array (no bounds or wraparound checks)."""
+    arr = context.make_array(aryty)(context, builder, ary)
+    return cgutils.get_item_pointer(context, builder, aryty, arr, [idx], wraparound=False, boundscheck=False)
+
+
+def _vector_pointer(context, builder, aryty, ary, idx, n):
+    """Pointer to n consecutive elements of a 1-D numba array from element idx, typed as an LLVM vector."""
+    vt = ir.VectorType(context.get_data_type(aryty.dtype), n)
+    return builder.bitcast(_element_pointer(context, builder, aryty, ary, idx), vt.as_pointer())
+
+
+def _split_store(context, builder, aryty, ary, base, lo, hi, row):
+    """Store the 16-element vector `row`: its first 8 elements at ary[base + lo], the last 8 at ary[base + hi]."""
+    i32 = ir.IntType(32)
+    for half, off in ((0, lo), (1, hi)):
+        part = builder.shuffle_vector(row, row, ir.Constant(ir.VectorType(i32, 8), list(range(8 * half, 8 * half + 8))))
+        builder.store(part, _vector_pointer(context, builder, aryty, ary, builder.add(base, off), 8), align=4)
+
+
+def _tile_row(context, builder, sig, args):
+    """The 16 pixels of one tile row of scratch plane args[2][args[3]...]: the 8 at offset args[4] followed by the 8
+    at args[5] (rows of two side-by-side sub-tiles), as one LLVM vector."""
+    lo, hi = (builder.load(_vector_pointer(context, builder, sig.args[2], args[2], builder.add(args[3], off), 8),
+                           align=4) for off in (args[4], args[5]))
+    return builder.shuffle_vector(lo, hi, ir.Constant(ir.VectorType(ir.IntType(32), 16), list(range(16))))
+
+
+def _store_vector(context, builder, aryty, ary, idx, value, stream):
+    """Store an LLVM vector at element idx of a 1-D numba array; stream: a non-temporal store (the address must
+    then be 64-byte aligned; the line is written without being read first)."""
+    ptr = builder.bitcast(_element_pointer(context, builder, aryty, ary, idx), value.type.as_pointer())
+    if not stream:
+        builder.store(value, ptr, align=4)
+        return
+    store = builder.store(value, ptr, align=64)
+    store.set_metadata("nontemporal", builder.module.add_metadata([ir.IntType(32)(1)]))
+
+
+def _tile_row_store(stream):
+    """Intrinsic dst[di:di + 16] = src[base + lo:base + lo + 8] ++ src[base + hi:base + hi + 8]: one tile row from
+    the rows of two side-by-side sub-tiles in the scratch, as a single 64-byte vector store (LLVM would emit
+    16 scalar stores)."""
+    def typer(typingctx, dst, di, src, base, lo, hi):
+        def codegen(context, builder, signature, args):
+            row = _tile_row(context, builder, signature, args)
+            _store_vector(context, builder, signature.args[0], args[0], args[1], row, stream)
+            return context.get_dummy_value()
+
+        return types.void(dst, di, src, base, lo, hi), codegen
+
+    return intrinsic(typer)
+
+
+def _interleave_pairs(builder, a, b):
+    """<a0, b0, a1, b1, ...> of two LLVM vectors of equal length."""
+    n = a.type.count
+    mask = ir.Constant(ir.VectorType(ir.IntType(32), 2 * n), [i // 2 + n * (i % 2) for i in range(2 * n)])
+    return builder.shuffle_vector(a, b, mask)
+
+
+def _feature_row(context, builder, signature, args):
+    """The 64 pixel-interleaved features (pixel i, channel c at 4 i + c) of one tile row whose four channel planes
+    lie args[6] apart in the scratch (pixels as in _tile_row): two rounds of pairwise interleaving."""
+    planes = []
+    for c in range(4):
+        shifted = list(args)
+        shifted[3] = builder.add(args[3], builder.mul(args[6], ir.Constant(args[6].type, c)))
+        planes.append(_tile_row(context, builder, signature, shifted))
+    c01 = _interleave_pairs(builder, planes[0], planes[1])  # f0 f1 of each pixel
+    c23 = _interleave_pairs(builder, planes[2], planes[3])
+    mask = [2 * (i // 4) + (i % 2) + 32 * ((i % 4) // 2) for i in range(64)]
+    return builder.shuffle_vector(c01, c23, ir.Constant(ir.VectorType(ir.IntType(32), 64), mask))
+
+
+def _feature_row_store(stream):
+    """Intrinsic dst[di + 4 i + c] = pixel i of channel plane c (planes src[base + c stride...], pixels as in
+    _tile_row_store): one tile row of the pixel-interleaved feature image, shuffled in registers, four 64-byte
+    stores."""
+    def typer(typingctx, dst, di, src, base, lo, hi, stride):
+        def codegen(context, builder, signature, args):
+            row = _feature_row(context, builder, signature, args)
+            _store_vector(context, builder, signature.args[0], args[0], args[1], row, stream)
+            return context.get_dummy_value()
+
+        return types.void(dst, di, src, base, lo, hi, stride), codegen
+
+    return intrinsic(typer)
+
+
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")  # sfence exists only there
+
+
+@intrinsic
+def store_fence(typingctx):
+    """sfence: orders the non-temporal stores before it ahead of every store after it (a locked instruction, such
+    as the ones ending the parallel region, does not), so other threads see the written tiles."""
+    def codegen(context, builder, signature, args):
+        if _X86:
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []),
+                                                "llvm.x86.sse.sfence")
+            builder.call(fn, [])
+        else:  # other targets (e.g. arm64 laptops): a full fence also orders non-temporal stores
+            builder.fence("seq_cst")
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
+_store_tile_row = _tile_row_store(False)
+_stream_tile_row = _tile_row_store(True)
+_store_feature_row = _feature_row_store(False)
+_stream_feature_row = _feature_row_store(True)
+
+
+@intrinsic
+def _load_tile_row(typingctx, dst, base, lo, hi, src, si):
+    """dst[base + lo:+8] ++ dst[base + hi:+8] = src[si:si + 16]: one 16-pixel image row of a tile (a single vector
+    load) split into the rows of two side-by-side 8x8 sub-tiles of the scratch layout."""
+    def codegen(context, builder, signature, args):
+        row = builder.load(_vector_pointer(context, builder, signature.args[4], args[4], args[5], 16), align=4)
+        _split_store(context, builder, signature.args[0], args[0], args[1], args[2], args[3], row)
+        return context.get_dummy_value()
+
+    return types.void(dst, base, lo, hi, src, si), codegen
+
+
+@intrinsic
+def _load_feature_row(typingctx, dst, base, lo, hi, stride, src, si):
+    """The pixel-interleaved features src[si:si + 64] of one 16-pixel tile row, de-interleaved in registers into
+    planes c = 0..3 at dst[base + c stride...] (split into two sub-tile rows as in _load_tile_row)."""
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        pixels = builder.load(_vector_pointer(context, builder, signature.args[5], args[5], args[6], 64), align=4)
+        for c in range(4):
+            plane = builder.shuffle_vector(pixels, pixels, ir.Constant(ir.VectorType(i32, 16),
+                                                                       [4 * i + c for i in range(16)]))
+            base = builder.add(args[1], builder.mul(args[4], ir.Constant(args[4].type, c)))
+            _split_store(context, builder, signature.args[0], args[0], base, args[2], args[3], plane)
+        return context.get_dummy_value()
+
+    return types.void(dst, base, lo, hi, stride, src, si), codegen
+
+
 @njit(inline="always", cache=True)
 def _max_tile_length(tile_start):
     """Largest number of intersections in one tile."""
@@ -388,6 +538,7 @@ def forward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans, 
     so the split stays balanced whatever the content."""
     n_tiles = tile_start.size - 1
     max_len = _max_tile_length(tile_start)
+    stream = _can_stream(width, feat, trans, last)
     for worker in prange(n_threads):
         scratch = aligned_empty(FWD_ROWS * TILE_PIXELS, np.float32)
         lists = np.empty((4, max_len + 1), np.int32)
@@ -396,10 +547,20 @@ def forward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans, 
         stop = aligned_empty(TILE_PIXELS, np.int32)
         _init_tile_pixels(local[:_U64_SUB4], local[_U64_SUB4:], stop, 0, 0, TILE, TILE, _BIG_K)
         for t in range(worker, n_tiles, n_threads):
-            if t + n_threads < n_tiles:
+            if t + n_threads < n_tiles and not stream:
                 _prefetch_tile_outputs(t + n_threads, tiles_x, width, height, feat, trans, last)
             _forward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, scratch, lists, state, local,
-                          stop, feat, trans, last, sub_end)
+                          stop, feat, trans, last, sub_end, stream)
+        if stream:
+            store_fence()
+
+
+@njit(inline="always", cache=True)
+def _can_stream(width, feat, trans, last):
+    """True when every 16-pixel tile row of the outputs starts on a 64-byte boundary (64-byte aligned images, width
+    a multiple of 16), so that tiles can be written with non-temporal stores."""
+    aligned = (feat.ctypes.data | trans.ctypes.data | last.ctypes.data) & 63
+    return aligned == 0 and width % TILE == 0
 
 
 @njit(inline="always", cache=True)
@@ -422,7 +583,7 @@ def _prefetch_tile_outputs(t, tiles_x, width, height, feat, trans, last):
 
 @njit(inline="always", fastmath=True, cache=True)
 def _forward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, scratch, lists, state, local, stop,
-                  feat, trans, last, sub_end):
+                  feat, trans, last, sub_end, stream):
     """Composite tile t: its intersections are appended LIST_CHUNK at a time to one list per sub-tile (branch-free),
     then each open sub-tile runs through its new entries, two Gaussians per pass over its pixels."""
     ty = t // tiles_x
@@ -448,7 +609,7 @@ def _forward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, scra
                     sub_end[t, POS_TO_SUB[p]] = end + 1
                     alive &= ~(1 << p)
         k = kc
-    _store_forward_tile(scratch, lists, tx, ty, width, height, feat, trans, last)
+    _store_forward_tile(scratch, lists, stop, tx, ty, width, height, feat, trans, last, stream)
 
 
 @njit(inline="always", fastmath=True, cache=True)
@@ -632,9 +793,39 @@ def _all_finished(scratch, base):
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _store_forward_tile(scratch, lists, tx, ty, width, height, feat, trans, last):
-    """Copy a finished tile's pixels into the output images, one 8-pixel row of a sub-tile at a time (full rows
-    through fixed-length loops that LLVM vectorises)."""
+def _store_forward_tile(scratch, lists, stop, tx, ty, width, height, feat, trans, last, stream):
+    """Copy a finished tile's pixels into the output images: per-pixel final transmittance and stop index first
+    (vectorised over the scratch), then whole 16-pixel tile rows with 64-byte vector stores (non-temporal if
+    `stream`: no read of the old lines); tiles on the image border go through the row-by-row path."""
+    if (tx + 1) * TILE > width or (ty + 1) * TILE > height:
+        _store_border_tile(scratch, lists, tx, ty, width, height, feat, trans, last)
+        return
+    for p in range(4):
+        entries = lists[p]
+        for jj in range(_U64_SUB):
+            i = np.uint64(p * SUB_PIXELS) + jj
+            T = scratch[_RT + i]
+            stop[i] = _BIG_K if T > _F0 else entries[np.int64(scratch[_RC + i])]
+            scratch[_RT + i] = abs(T)
+    f1 = feat.reshape(-1)
+    t1 = trans.reshape(-1)
+    l1 = last.reshape(-1)
+    for r in range(TILE):
+        lo, hi = _tile_row_offsets(r)
+        pix = (ty * TILE + r) * width + tx * TILE
+        if stream:
+            _stream_tile_row(t1, pix, scratch, _RT, lo, hi)
+            _stream_tile_row(l1, pix, stop, _U0, lo, hi)
+            _stream_feature_row(f1, pix * 4, scratch, _RF0, lo, hi, _U64_SUB4)
+        else:
+            _store_tile_row(t1, pix, scratch, _RT, lo, hi)
+            _store_tile_row(l1, pix, stop, _U0, lo, hi)
+            _store_feature_row(f1, pix * 4, scratch, _RF0, lo, hi, _U64_SUB4)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _store_border_tile(scratch, lists, tx, ty, width, height, feat, trans, last):
+    """Copy a finished border tile's pixels into the output images, one 8-pixel row of a sub-tile at a time."""
     f1 = feat.reshape(-1)
     t1 = trans.reshape(-1)
     l1 = last.reshape(-1)
@@ -677,7 +868,7 @@ def backward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans,
     n_threads as in `forward`."""
     n_tiles = tile_start.size - 1
     for worker in prange(n_threads):
-        scratch = np.empty((10, TILE_PIXELS), np.float32)
+        scratch = np.empty((BWD_ROWS, TILE_PIXELS), np.float32)
         stop = np.empty(TILE_PIXELS, np.int32)
         local = aligned_empty(2 * TILE_PIXELS, np.float32)
         _init_tile_pixels(local[:_U64_SUB4], local[_U64_SUB4:], stop, 0, 0, TILE, TILE, _BIG_K)
@@ -710,13 +901,18 @@ def _backward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, fea
         _backward_gaussian(params, gid[k], np.int32(k), pm, scratch, stop, isect_grads, k)
 
 
+BWD_ROWS = 16  # backward scratch rows: x, y, T, running sum q, 4 dL/dfeature, K, opacity * G, and (loading only)
+# the 4 forward features, final transmittance and dL/dalpha of each pixel
+
+
 @njit(inline="always", fastmath=True, cache=True)
 def _load_backward_tile(scratch, stop, local, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha):
     """Per-pixel state for the backward replay, in position order: coordinates (the in-tile offsets `local` shifted
     by the tile origin; tiles on the image border through the general path), T = 1, running sum 0, dL/dfeature and
     K = dL/dC . C - dL/dalpha * T_final (the part of dL/dalpha_i that depends on what lies behind Gaussian i); zero
     for pixels outside the image."""
-    if (tx + 1) * TILE > width or (ty + 1) * TILE > height:
+    border = (tx + 1) * TILE > width or (ty + 1) * TILE > height
+    if border:
         _init_tile_pixels(scratch[0], scratch[1], stop, tx, ty, width, height, np.int32(-1))
     else:
         x0 = np.float32(tx * TILE)
@@ -726,7 +922,49 @@ def _load_backward_tile(scratch, stop, local, tx, ty, width, height, feat, trans
             scratch[1, i] = local[_U64_SUB4 + i] + y0
     for i in range(TILE_PIXELS):
         scratch[2, i] = _F1
-    for row in range(3, 9):
+        scratch[3, i] = _F0
+    if border:
+        _load_border_outputs(scratch, stop, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha)
+    else:
+        _load_interior_outputs(scratch, stop, tx, ty, width, feat, trans, last, grad_feat, grad_alpha)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _load_interior_outputs(scratch, stop, tx, ty, width, feat, trans, last, grad_feat, grad_alpha):
+    """The forward outputs and their gradients of a tile inside the image, whole 16-pixel rows at a time (one
+    vector load per row and image; features de-interleaved in registers), then K over the 256 pixels."""
+    s1 = scratch.reshape(-1)
+    f1 = feat.reshape(-1)
+    g1 = grad_feat.reshape(-1)
+    t1 = trans.reshape(-1)
+    a1 = grad_alpha.reshape(-1)
+    l1 = last.reshape(-1)
+    for r in range(TILE):
+        lo, hi = _tile_row_offsets(r)
+        pix = (ty * TILE + r) * width + tx * TILE
+        _load_feature_row(s1, 4 * TILE_PIXELS, lo, hi, TILE_PIXELS, g1, pix * 4)
+        _load_feature_row(s1, 10 * TILE_PIXELS, lo, hi, TILE_PIXELS, f1, pix * 4)
+        _load_tile_row(s1, 14 * TILE_PIXELS, lo, hi, t1, pix)
+        _load_tile_row(s1, 15 * TILE_PIXELS, lo, hi, a1, pix)
+        _load_tile_row(stop, 0, lo, hi, l1, pix)
+    for i in range(TILE_PIXELS):
+        scratch[8, i] = (scratch[4, i] * scratch[10, i] + scratch[5, i] * scratch[11, i]
+                         + scratch[6, i] * scratch[12, i] + scratch[7, i] * scratch[13, i]
+                         - scratch[15, i] * scratch[14, i])
+
+
+@njit(inline="always", cache=True)
+def _tile_row_offsets(r):
+    """Scratch offsets of the left and right halves of tile row r (positions 0, 1 on top; 3, 2 below)."""
+    if r < SUB:
+        return np.uint64(r * SUB), np.uint64(SUB_PIXELS + r * SUB)
+    return np.uint64(3 * SUB_PIXELS + (r - SUB) * SUB), np.uint64(2 * SUB_PIXELS + (r - SUB) * SUB)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _load_border_outputs(scratch, stop, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha):
+    """As _load_interior_outputs for a tile on the image border, pixel by pixel (zero outside the image)."""
+    for row in range(4, 9):
         for i in range(TILE_PIXELS):
             scratch[row, i] = _F0
     f1 = feat.reshape(-1)
