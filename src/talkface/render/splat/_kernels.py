@@ -26,6 +26,10 @@ counts so that LLVM emits AVX-512 code without negative-index or aliasing checks
   vector load / store per row and image (small LLVM-IR intrinsics; the feature image is (de)interleaved in
   registers), not pixel by pixel. The forward writes them non-temporally when the outputs are 64-byte aligned (the
   wrapper allocates them so): the output lines are then never read in just to be overwritten.
+- Fixed per-tile costs (they dominate sparse scenes, where most tiles are empty): tiles no Gaussian reaches are
+  written from constant vectors without scratch set-up in the forward and skipped in the backward; a sub-tile's
+  stop-index look-up (a gather) runs only if one of its pixels terminated; the flat image views are made once per
+  call, not per tile (each reshape is a runtime call plus two atomic reference counts).
 """
 from __future__ import annotations
 
@@ -483,10 +487,28 @@ def store_fence(typingctx):
     return types.void(), codegen
 
 
+def _fill_row_store(stream):
+    """Intrinsic dst[di:di + 16] = value: one 64-byte vector store of a constant (non-temporal if `stream`)."""
+    def typer(typingctx, dst, di, value):
+        def codegen(context, builder, signature, args):
+            item = context.cast(builder, args[2], signature.args[2], signature.args[0].dtype)
+            vec = ir.VectorType(item.type, TILE)
+            one = builder.insert_element(ir.Constant(vec, None), item, ir.IntType(32)(0))
+            splat = builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(ir.IntType(32), TILE), [0] * TILE))
+            _store_vector(context, builder, signature.args[0], args[0], args[1], splat, stream)
+            return context.get_dummy_value()
+
+        return types.void(dst, di, value), codegen
+
+    return intrinsic(typer)
+
+
 _store_tile_row = _tile_row_store(False)
 _stream_tile_row = _tile_row_store(True)
 _store_feature_row = _feature_row_store(False)
 _stream_feature_row = _feature_row_store(True)
+_store_fill_row = _fill_row_store(False)
+_stream_fill_row = _fill_row_store(True)
 
 
 @intrinsic
@@ -539,6 +561,10 @@ def forward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans, 
     n_tiles = tile_start.size - 1
     max_len = _max_tile_length(tile_start)
     stream = _can_stream(width, feat, trans, last)
+    f1 = feat.reshape(-1)  # flat views made once: a reshape per tile costs a runtime call and two atomic refcounts
+    t1 = trans.reshape(-1)
+    l1 = last.reshape(-1)
+    p1 = params.reshape(-1)
     for worker in prange(n_threads):
         scratch = aligned_empty(FWD_ROWS * TILE_PIXELS, np.float32)
         lists = np.empty((4, max_len + 1), np.int32)
@@ -548,11 +574,29 @@ def forward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans, 
         _init_tile_pixels(local[:_U64_SUB4], local[_U64_SUB4:], stop, 0, 0, TILE, TILE, _BIG_K)
         for t in range(worker, n_tiles, n_threads):
             if t + n_threads < n_tiles and not stream:
-                _prefetch_tile_outputs(t + n_threads, tiles_x, width, height, feat, trans, last)
+                _prefetch_tile_outputs(t + n_threads, tiles_x, width, height, f1, t1, l1)
             _forward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, scratch, lists, state, local,
-                          stop, feat, trans, last, sub_end, stream)
+                          stop, p1, f1, t1, l1, sub_end, stream)
         if stream:
             store_fence()
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _write_blank_tile(tx, ty, width, f1, t1, l1, stream):
+    """Output rows of an interior tile no Gaussian reaches (T = 1, zero features, stop _BIG_K), stored straight from
+    constant vectors: most tiles of a sparse scene need no scratch set-up, read-back or shuffles."""
+    for r in range(TILE):
+        pix = (ty * TILE + r) * width + tx * TILE
+        if stream:
+            _stream_fill_row(t1, pix, _F1)
+            _stream_fill_row(l1, pix, _BIG_K)
+            for q in range(4):
+                _stream_fill_row(f1, pix * 4 + q * TILE, _F0)
+        else:
+            _store_fill_row(t1, pix, _F1)
+            _store_fill_row(l1, pix, _BIG_K)
+            for q in range(4):
+                _store_fill_row(f1, pix * 4 + q * TILE, _F0)
 
 
 @njit(inline="always", cache=True)
@@ -564,14 +608,11 @@ def _can_stream(width, feat, trans, last):
 
 
 @njit(inline="always", cache=True)
-def _prefetch_tile_outputs(t, tiles_x, width, height, feat, trans, last):
+def _prefetch_tile_outputs(t, tiles_x, width, height, f1, t1, l1):
     """Ask for the output cache lines of tile t ahead of its store (its row segments are scattered over the
     images, so the stores would otherwise wait for each line)."""
     ty = t // tiles_x
     tx = t - ty * tiles_x
-    f1 = feat.reshape(-1)
-    t1 = trans.reshape(-1)
-    l1 = last.reshape(-1)
     x0 = tx * TILE
     for y in range(ty * TILE, min(ty * TILE + TILE, height)):
         pix = y * width + x0
@@ -583,14 +624,20 @@ def _prefetch_tile_outputs(t, tiles_x, width, height, feat, trans, last):
 
 @njit(inline="always", fastmath=True, cache=True)
 def _forward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, scratch, lists, state, local, stop,
-                  feat, trans, last, sub_end, stream):
+                  p1, f1, t1, l1, sub_end, stream):
     """Composite tile t: its intersections are appended LIST_CHUNK at a time to one list per sub-tile (branch-free),
-    then each open sub-tile runs through its new entries, two Gaussians per pass over its pixels."""
+    then each open sub-tile runs through its new entries, two Gaussians per pass over its pixels. An empty interior
+    tile is written out directly. p1, f1, t1, l1: flat views of params and the output images."""
     ty = t // tiles_x
     tx = t - ty * tiles_x
-    alive = _init_forward_tile(scratch, stop, local, tx, ty, width, height)
     k0 = tile_start[t]
     k1 = tile_start[t + 1]
+    if k0 == k1 and (tx + 1) * TILE <= width and (ty + 1) * TILE <= height:
+        for s in range(4):
+            sub_end[t, s] = k0
+        _write_blank_tile(tx, ty, width, f1, t1, l1, stream)
+        return
+    alive = _init_forward_tile(scratch, stop, local, tx, ty, width, height)
     for p in range(4):
         sub_end[t, POS_TO_SUB[p]] = k1 if (alive >> p) & 1 else k0
         state[0, p] = 0  # list length
@@ -601,7 +648,7 @@ def _forward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, scra
     while k < k1 and alive != 0:
         kc = min(k + LIST_CHUNK, k1)
         _append_sub_lists(mask, k, kc, lists, state)
-        _prefetch_params(params, gid, k, kc)
+        _prefetch_params(p1, gid, k, kc)
         for p in range(4):
             if (alive >> p) & 1:
                 end = _run_sub_tile(params, gid, lists[p], state, p, scratch, kc == k1)
@@ -609,7 +656,7 @@ def _forward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, scra
                     sub_end[t, POS_TO_SUB[p]] = end + 1
                     alive &= ~(1 << p)
         k = kc
-    _store_forward_tile(scratch, lists, stop, tx, ty, width, height, feat, trans, last, stream)
+    _store_forward_tile(scratch, lists, stop, tx, ty, width, height, f1, t1, l1, stream)
 
 
 @njit(inline="always", fastmath=True, cache=True)
@@ -639,9 +686,8 @@ def _init_forward_tile(scratch, stop, local, tx, ty, width, height):
 
 
 @njit(inline="always", cache=True)
-def _prefetch_params(params, gid, k0, k1):
+def _prefetch_params(p1, gid, k0, k1):
     """Ask for the parameter rows of intersections k0..k1-1 before the sub-tiles read them (rows are scattered)."""
-    p1 = params.reshape(-1)
     for k in range(k0, k1):
         r = np.int64(gid[k]) * N_PARAMS
         prefetch_read(p1, r)
@@ -793,23 +839,22 @@ def _all_finished(scratch, base):
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _store_forward_tile(scratch, lists, stop, tx, ty, width, height, feat, trans, last, stream):
-    """Copy a finished tile's pixels into the output images: per-pixel final transmittance and stop index first
-    (vectorised over the scratch), then whole 16-pixel tile rows with 64-byte vector stores (non-temporal if
+def _store_forward_tile(scratch, lists, stop, tx, ty, width, height, f1, t1, l1, stream):
+    """Copy a finished tile's pixels into the flat output images: per-pixel final transmittance and stop index
+    first (vectorised over the scratch, one sub-tile at a time), then whole 16-pixel tile rows with 64-byte vector stores (non-temporal if
     `stream`: no read of the old lines); tiles on the image border go through the row-by-row path."""
     if (tx + 1) * TILE > width or (ty + 1) * TILE > height:
-        _store_border_tile(scratch, lists, tx, ty, width, height, feat, trans, last)
+        _store_border_tile(scratch, lists, tx, ty, width, height, f1, t1, l1)
         return
     for p in range(4):
-        entries = lists[p]
-        for jj in range(_U64_SUB):
-            i = np.uint64(p * SUB_PIXELS) + jj
-            T = scratch[_RT + i]
-            stop[i] = _BIG_K if T > _F0 else entries[np.int64(scratch[_RC + i])]
-            scratch[_RT + i] = abs(T)
-    f1 = feat.reshape(-1)
-    t1 = trans.reshape(-1)
-    l1 = last.reshape(-1)
+        _finish_sub_tile(scratch, lists[p], stop, np.uint64(p * SUB_PIXELS))
+    _write_tile_rows(scratch, stop, tx, ty, width, f1, t1, l1, stream)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _write_tile_rows(scratch, stop, tx, ty, width, f1, t1, l1, stream):
+    """Whole 16-pixel rows of an interior tile from the scratch (T, features) and stop index planes into the
+    images (flat views), one 64-byte vector store per row and image (non-temporal if `stream`)."""
     for r in range(TILE):
         lo, hi = _tile_row_offsets(r)
         pix = (ty * TILE + r) * width + tx * TILE
@@ -824,11 +869,27 @@ def _store_forward_tile(scratch, lists, stop, tx, ty, width, height, feat, trans
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _store_border_tile(scratch, lists, tx, ty, width, height, feat, trans, last):
+def _finish_sub_tile(scratch, entries, stop, base):
+    """Final transmittance |T| and stop index of the 64 pixels base:base + 64: a terminated pixel's stop index is
+    its list entry at its pair counter, an open pixel's _BIG_K. The list look-up (a gather) runs only if some pixel
+    of the sub-tile terminated, which in sparse scenes most never do."""
+    closed = _F0
+    for jj in range(_U64_SUB):
+        closed += min(scratch[_RT + base + jj], _F0)
+    if closed < _F0:
+        for jj in range(_U64_SUB):
+            i = base + jj
+            T = scratch[_RT + i]
+            stop[i] = _BIG_K if T > _F0 else entries[np.int64(scratch[_RC + i])]
+            scratch[_RT + i] = abs(T)
+    else:
+        for jj in range(_U64_SUB):
+            stop[base + jj] = _BIG_K
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _store_border_tile(scratch, lists, tx, ty, width, height, f1, t1, l1):
     """Copy a finished border tile's pixels into the output images, one 8-pixel row of a sub-tile at a time."""
-    f1 = feat.reshape(-1)
-    t1 = trans.reshape(-1)
-    l1 = last.reshape(-1)
     for p in range(4):
         x0, y0 = _sub_origin(tx, ty, p)
         nu = min(SUB, width - x0)
@@ -867,25 +928,33 @@ def backward(params, tile_start, gid, mask, width, height, tiles_x, feat, trans,
     tile, over the runs of its live sub-tiles, so its ten lane sums are reduced once per run. Work split and
     n_threads as in `forward`."""
     n_tiles = tile_start.size - 1
+    f1 = feat.reshape(-1)  # flat views made once (see forward)
+    t1 = trans.reshape(-1)
+    l1 = last.reshape(-1)
+    g1 = grad_feat.reshape(-1)
+    a1 = grad_alpha.reshape(-1)
     for worker in prange(n_threads):
         scratch = np.empty((BWD_ROWS, TILE_PIXELS), np.float32)
+        s1 = scratch.reshape(-1)
         stop = np.empty(TILE_PIXELS, np.int32)
         local = aligned_empty(2 * TILE_PIXELS, np.float32)
         _init_tile_pixels(local[:_U64_SUB4], local[_U64_SUB4:], stop, 0, 0, TILE, TILE, _BIG_K)
         for t in range(worker, n_tiles, n_threads):
-            _backward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, feat, trans, last, sub_end,
-                           grad_feat, grad_alpha, isect_grads, scratch, stop, local)
+            _backward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, f1, t1, l1, sub_end, g1, a1,
+                           isect_grads, scratch, s1, stop, local)
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _backward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, feat, trans, last, sub_end, grad_feat,
-                   grad_alpha, isect_grads, scratch, stop, local):
+def _backward_tile(params, tile_start, gid, mask, t, tiles_x, width, height, f1, t1, l1, sub_end, g1, a1,
+                   isect_grads, scratch, s1, stop, local):
     """Gradient sums of tile t's intersections (zero for those its sub-tiles never reached)."""
     ty = t // tiles_x
     tx = t - ty * tiles_x
     k0 = tile_start[t]
     k1 = tile_start[t + 1]
-    _load_backward_tile(scratch, stop, local, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha)
+    if k0 == k1:  # no Gaussian reaches the tile (most of a sparse scene): nothing to load
+        return
+    _load_backward_tile(scratch, s1, stop, local, tx, ty, width, height, f1, t1, l1, g1, a1)
     e0 = sub_end[t, 0]
     e1 = sub_end[t, 1]
     e2 = sub_end[t, 3]  # position 2 holds sub-tile 3, position 3 sub-tile 2
@@ -906,7 +975,7 @@ BWD_ROWS = 16  # backward scratch rows: x, y, T, running sum q, 4 dL/dfeature, K
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _load_backward_tile(scratch, stop, local, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha):
+def _load_backward_tile(scratch, s1, stop, local, tx, ty, width, height, f1, t1, l1, g1, a1):
     """Per-pixel state for the backward replay, in position order: coordinates (the in-tile offsets `local` shifted
     by the tile origin; tiles on the image border through the general path), T = 1, running sum 0, dL/dfeature and
     K = dL/dC . C - dL/dalpha * T_final (the part of dL/dalpha_i that depends on what lies behind Gaussian i); zero
@@ -924,21 +993,15 @@ def _load_backward_tile(scratch, stop, local, tx, ty, width, height, feat, trans
         scratch[2, i] = _F1
         scratch[3, i] = _F0
     if border:
-        _load_border_outputs(scratch, stop, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha)
+        _load_border_outputs(scratch, stop, tx, ty, width, height, f1, t1, l1, g1, a1)
     else:
-        _load_interior_outputs(scratch, stop, tx, ty, width, feat, trans, last, grad_feat, grad_alpha)
+        _load_interior_outputs(scratch, s1, stop, tx, ty, width, f1, t1, l1, g1, a1)
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _load_interior_outputs(scratch, stop, tx, ty, width, feat, trans, last, grad_feat, grad_alpha):
+def _load_interior_outputs(scratch, s1, stop, tx, ty, width, f1, t1, l1, g1, a1):
     """The forward outputs and their gradients of a tile inside the image, whole 16-pixel rows at a time (one
     vector load per row and image; features de-interleaved in registers), then K over the 256 pixels."""
-    s1 = scratch.reshape(-1)
-    f1 = feat.reshape(-1)
-    g1 = grad_feat.reshape(-1)
-    t1 = trans.reshape(-1)
-    a1 = grad_alpha.reshape(-1)
-    l1 = last.reshape(-1)
     for r in range(TILE):
         lo, hi = _tile_row_offsets(r)
         pix = (ty * TILE + r) * width + tx * TILE
@@ -962,16 +1025,11 @@ def _tile_row_offsets(r):
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _load_border_outputs(scratch, stop, tx, ty, width, height, feat, trans, last, grad_feat, grad_alpha):
+def _load_border_outputs(scratch, stop, tx, ty, width, height, f1, t1, l1, g1, a1):
     """As _load_interior_outputs for a tile on the image border, pixel by pixel (zero outside the image)."""
     for row in range(4, 9):
         for i in range(TILE_PIXELS):
             scratch[row, i] = _F0
-    f1 = feat.reshape(-1)
-    g1 = grad_feat.reshape(-1)
-    t1 = trans.reshape(-1)
-    a1 = grad_alpha.reshape(-1)
-    l1 = last.reshape(-1)
     for p in range(4):
         x0, y0 = _sub_origin(tx, ty, p)
         nu = min(SUB, width - x0)
