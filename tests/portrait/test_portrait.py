@@ -85,7 +85,7 @@ def test_open_mouth_shows_an_inner_mouth_not_stretched_lips(model, renderer):
 
 def test_a_barely_open_mouth_shows_a_dark_gap_and_a_wide_one_is_lit(model, renderer):
     """Opening ~0.1 (gap / width): the gap is dark against the lips (measured 0.34 of their luminance; 0.76 without
-    the cavity shade, a pale lens that reads as closed lips). Opening ~0.3: teeth catch light (1.11), not a black hole."""
+    the cavity shade, a pale lens that reads as closed lips). Opening ~0.3: teeth catch light (1.11), no black hole."""
     from talkface.face.landmarks import LIPS_INNER, LIPS_OUTER
     from talkface.portrait.mouth import luminance, mouth_opening
     pose, shape = _source(model)

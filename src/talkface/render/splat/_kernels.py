@@ -841,8 +841,8 @@ def _all_finished(scratch, base):
 @njit(inline="always", fastmath=True, cache=True)
 def _store_forward_tile(scratch, lists, stop, tx, ty, width, height, f1, t1, l1, stream):
     """Copy a finished tile's pixels into the flat output images: per-pixel final transmittance and stop index
-    first (vectorised over the scratch, one sub-tile at a time), then whole 16-pixel tile rows with 64-byte vector stores (non-temporal if
-    `stream`: no read of the old lines); tiles on the image border go through the row-by-row path."""
+    first (vectorised over the scratch, one sub-tile at a time), then whole 16-pixel tile rows with 64-byte vector
+    stores (non-temporal if `stream`: no read of the old lines); border tiles go through the row-by-row path."""
     if (tx + 1) * TILE > width or (ty + 1) * TILE > height:
         _store_border_tile(scratch, lists, tx, ty, width, height, f1, t1, l1)
         return
