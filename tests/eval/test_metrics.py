@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from talkface.eval import (PSNR_CAP_DB, av_offset, beat_alignment, blink_duration, blink_rate, face_box,
-                           lagged_correlation, landmark_distance, lmd_metrics, motion_beats, mouth_correlation,
+                           footage_synced_correlation, lagged_correlation, landmark_distance, lmd_metrics, motion_beats, mouth_correlation,
                            pearson, pose_diversity, psnr, speech_envelope, ssim)
 from talkface.eval.landmarks import MOUTH_INDICES
 
@@ -72,6 +72,20 @@ def test_av_offset_sign_convention_late_audio_gives_positive_offset():
     assert av_offset(mouth, mouth[4:], max_lag=10).offset == -4  # early audio
     lags, curve = lagged_correlation(mouth, late_audio, 10)
     assert lags[np.nanargmax(curve)] == 5 and len(curve) == 21
+
+
+def test_footage_synced_correlation_undoes_the_footage_offset_beyond_the_lip_lead():
+    """Footage whose audio is 6 frames late; a generator that leads the audio by 1 frame opens the mouth 5 frames
+    after the footage did. Undoing the footage's excess offset (6 - 1) lines them up; lag 0 does not."""
+    rng = np.random.default_rng(4)
+    mouth = np.convolve(rng.normal(size=400), np.ones(4) / 4, mode="same")
+    audio = np.concatenate([np.zeros(6), mouth[:-6]])
+    footage_offset = av_offset(mouth, audio, max_lag=10).offset
+    generated = np.concatenate([np.zeros(5), mouth[:-5]])
+    assert footage_offset == 6 and mouth_correlation(generated, mouth) < 0.2
+    assert footage_synced_correlation(generated, mouth, footage_offset, lead=1) == pytest.approx(1.0, abs=1e-6)
+    assert footage_synced_correlation(mouth, mouth, 1, lead=1) == pytest.approx(1.0)  # in-sync footage: lag 0
+    assert footage_synced_correlation(generated, mouth, 0, lead=1) < 0.2  # the wrong way round
 
 
 def test_speech_envelope_is_frame_aligned_to_a_tone_burst():

@@ -12,14 +12,14 @@ from .landmarks import MOUTH_INDICES, landmark_distance, lmd_metrics
 from .motion import audio_beats, beat_alignment, blink_duration, blink_rate, motion_beats, pose_diversity
 from .report import markdown_summary, write_report
 from .speed import Speed, measure, peak_rss_mb
-from .sync import (SPEECH_SIGNALS, AVOffset, av_offset, lagged_correlation, mouth_correlation, pearson,
-                   register_speech_signal, speech_envelope)
+from .sync import (SPEECH_SIGNALS, AVOffset, av_offset, footage_synced_correlation, lagged_correlation,
+                   mouth_correlation, pearson, register_speech_signal, speech_envelope)
 
 __all__ = [
     "EvalInputs", "EvalResult", "GroupResult", "MetricGroup", "VideoAnalysis", "analyse_video", "evaluate",
     "metric_definitions", "register_metric_group", "track_once", "PSNR_CAP_DB", "crop", "face_box", "psnr", "ssim",
     "MOUTH_INDICES", "landmark_distance", "lmd_metrics", "audio_beats", "beat_alignment", "blink_duration",
     "blink_rate", "motion_beats", "pose_diversity", "markdown_summary", "write_report", "Speed", "measure",
-    "peak_rss_mb", "SPEECH_SIGNALS", "AVOffset", "av_offset", "lagged_correlation", "mouth_correlation", "pearson",
-    "register_speech_signal", "speech_envelope", "va_rmse", "va_sign_agreement",
+    "peak_rss_mb", "SPEECH_SIGNALS", "AVOffset", "av_offset", "footage_synced_correlation", "lagged_correlation",
+    "mouth_correlation", "pearson", "register_speech_signal", "speech_envelope", "va_rmse", "va_sign_agreement",
 ]

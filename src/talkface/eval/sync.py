@@ -67,6 +67,26 @@ def mouth_correlation(generated: np.ndarray, reference: np.ndarray) -> float:
     return pearson(generated, reference)
 
 
+def footage_synced_correlation(generated: np.ndarray, reference: np.ndarray, reference_offset: int,
+                                lead: int) -> float:
+    """Mouth correlation after undoing the reference footage's own sync error (SyncNet-corrected benchmarks do this).
+
+    A generator follows the audio; footage whose audio is late by more than the usual lip lead cannot be matched at
+    lag 0. `reference_offset` is `av_offset` of the reference mouth vs the speech, measured on the footage alone;
+    `lead` is the offset of in-sync footage (the median the generator was trained to). The reference is moved by
+    their difference, then correlated as in `mouth_correlation`.
+    """
+    e = int(reference_offset) - int(lead)
+    g, r = np.asarray(generated), np.asarray(reference)
+    n = min(len(g), len(r))
+    g, r = g[:n], r[:n]
+    if e > 0:
+        g, r = g[e:], r[: n - e]
+    elif e < 0:
+        g, r = g[: n + e], r[-e:]
+    return mouth_correlation(g, r)
+
+
 def lagged_correlation(video: np.ndarray, audio: np.ndarray, max_lag: int = DEFAULT_MAX_LAG) -> tuple[np.ndarray, np.ndarray]:
     """Correlation curve c(k) = pearson(video[t], audio[t + k]) for k = -max_lag..max_lag (k > 0: audio late)."""
     lags = np.arange(-max_lag, max_lag + 1)

@@ -141,6 +141,14 @@ def load_expression() -> ExpEnsemble:
     return model.eval()
 
 
+@functools.lru_cache(maxsize=1)
+def expression_sync_lead() -> int:
+    """AV offset (frames, > 0 = audio late) of in-sync footage as the shipped generator learned it: the median
+    offset of its training clips, to which every clip's speech was aligned before training."""
+    _, meta = load_weights(weights_path("expression"))
+    return int(meta.get("sync_lead", 0))
+
+
 def generate_mouth(speech, reference_shape: np.ndarray | None, n_frames: int,
                    model: ExpNet | ExpEnsemble | None = None) -> np.ndarray:
     """[n_frames, 12] mouth coefficients (offsets from `reference_shape`) following `speech`; deterministic."""

@@ -139,9 +139,11 @@ def mouth_gap_series(offsets: np.ndarray, reference_shape: np.ndarray) -> np.nda
     return mouth_gap(shapes)
 
 
-def evaluate_expression(model, clips: list[Clip]) -> dict:
-    """Held-out clips driven by their own audio, reference = first frame: mouth correlation and lag vs tracking."""
-    from ..eval import lagged_correlation, mouth_correlation
+def evaluate_expression(model, clips: list[Clip], lead: int) -> dict:
+    """Held-out clips driven by their own audio, reference = first frame: mouth correlation and lag vs tracking,
+    raw (lag 0) and with the footage's own sync error undone (`footage_synced_correlation`; `lead` = the offset
+    the model was aligned to)."""
+    from ..eval import footage_synced_correlation, lagged_correlation, mouth_correlation
     from .expression import generate_mouth
 
     rows = {}
@@ -150,8 +152,12 @@ def evaluate_expression(model, clips: list[Clip]) -> dict:
         gen = mouth_gap_series(generate_mouth(c.speech, ref, c.track.n_frames, model), ref)
         real = mouth_opening(c.track)
         lags, curve = lagged_correlation(gen, real, 5)
-        rows[c.name] = {"corr": round(mouth_correlation(gen, real), 3), "lag": int(lags[np.nanargmax(curve)])}
-    rows["mean_corr"] = round(float(np.mean([v["corr"] for v in rows.values()])), 3)
+        offset = speech_offset(c)
+        rows[c.name] = {"corr": round(mouth_correlation(gen, real), 3), "lag": int(lags[np.nanargmax(curve)]),
+                        "footage_offset": offset,
+                        "corr_synced": round(footage_synced_correlation(gen, real, offset, lead), 3)}
+    for key in ("corr", "corr_synced"):
+        rows[f"mean_{key}"] = round(float(np.mean([v[key] for v in rows.values() if isinstance(v, dict)])), 3)
     return rows
 
 
@@ -202,21 +208,22 @@ def train_member(data: list[MouthClip], silent: np.ndarray, config, steps: int, 
 
 def train_expression(train: list[Clip], held: list[Clip], steps: int, seed: int, log=print, save: bool = True,
                      batch: int = 16, use_mel: bool = False, channels: int = 64, dropout: float = 0.3,
-                     align: bool = False, members: int = 5, use_loudness: bool = True, w_corr: float = 0.0) -> dict:
+                     align: bool = True, members: int = 5, use_loudness: bool = True, w_corr: float = 0.0) -> dict:
     """Train the ExpNet-like mouth generator, an ensemble of `members` seeds (shipped weights when `save`);
     returns its held-out numbers.
 
-    With `align`, each clip's speech is shifted so its measured AV offset equals the median over the clips (real
-    footage is often a few frames out of sync). Inputs are the phoneme encoder's features, plus the log-mel with
+    With `align` (default since session 6), each clip's speech is shifted so its measured AV offset equals the
+    median over the clips, the `sync_lead` stored with the model: real footage is often a few frames out of sync
+    (our clips -2..+8), and unaligned clips teach a blurred timing. Inputs are the phoneme encoder's features, plus the log-mel with
     `use_mel` (off by default: with ~140 s of training speech the 320 log-mel inputs let the net learn the training
     voices; phoneme features alone generalised better to held-out speakers, in a speaker-grouped cross-validation on
     the training clips and on the held-out clips)."""
     from .expression import ExpEnsemble, ExpressionConfig, load_expression, save_expression
 
     use_ph = True  # the phoneme encoder ships with the package
-    offsets = [speech_offset(c) for c in train] if align else [0] * len(train)
+    offsets = [speech_offset(c) for c in train]
     median = int(np.median(offsets))
-    shifts = [o - median for o in offsets]
+    shifts = [o - median for o in offsets] if align else [0] * len(train)
     data = [mouth_clip(c, use_ph, use_mel, k, use_loudness) for c, k in zip(train, shifts)]
     silent = silence_row(use_ph, use_mel, use_loudness)
     config = ExpressionConfig(in_dim=data[0].x.shape[1], use_phonemes=use_ph, use_mel=use_mel, channels=channels,
@@ -225,10 +232,11 @@ def train_expression(train: list[Clip], held: list[Clip], steps: int, seed: int,
     model = ExpEnsemble([train_member(data, silent, config, steps, seed + k, batch, log, w_corr)
                          for k in range(members)])
     model.eval()
-    metrics = evaluate_expression(model, held)
+    metrics = evaluate_expression(model, held, median)
     log(f"expression held-out: {metrics}")
     meta = {"train_clips": [c.name for c in train], "steps": steps, "seed": seed, "use_phonemes": use_ph,
-            "use_mel": use_mel, "use_loudness": use_loudness, "w_corr": w_corr, "clip_shifts": dict(zip([c.name for c in train], shifts)),
+            "use_mel": use_mel, "use_loudness": use_loudness, "w_corr": w_corr, "sync_lead": median,
+            "clip_shifts": dict(zip([c.name for c in train], shifts)),
             "train_frames": int(sum(len(d.x) for d in data)), "seconds": round(time.time() - t0, 1),
             "held_out": metrics}
     if save:
