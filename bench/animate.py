@@ -102,7 +102,8 @@ def main() -> None:
         rows = [run_clip(SHARED_DATA / "videos" / name, Path(tmp), cache) for name in names]
     table = markdown_table(
         ["held-out clip", "frames", "end-to-end fps (512², no TTS)", "mouth-opening corr vs real (lag 0)",
-         "same, footage sync undone", "AV offset generated / real (frames)", "identity drift (% IOD)", "re-tracking floor (% IOD)",
+         "same, footage sync undone", "AV offset generated / real (frames)", "identity drift (% IOD)",
+         "re-tracking floor (% IOD)",
          "drift vs the clip's smoothed frame-0 track (% IOD)", "background change, --still (0–255)"],
         [[r["clip"], r["frames"], f"{r['fps']:.1f}", f"{r['corr']:.2f}", f"{r['corr_synced']:.2f}",
           f"{r['off_gen']:+d} / {r['off_real']:+d}",
@@ -122,9 +123,9 @@ def main() -> None:
             f"offset minus the lip lead of in-sync footage, {lead:+d} frame = the median offset of the lip "
             "generator's training clips, to which their speech was aligned). AV offset = lag maximising the "
             "correlation of mouth opening with the encoder's openness signal (k > 0: audio late); in-sync "
-            f"footage measures {lead:+d}, so the generated offset minus {lead:+d} is the sync error. Identity drift = median over "
-            "frames of the mean distance of non-mouth canonical landmarks (generated video, tracked) to the source "
-            "photo's own landmarks (the photo tracked as a still, exactly what the renderer animates), ÷ inter-ocular "
+            f"footage measures {lead:+d}, so the generated offset minus {lead:+d} is the sync error. Identity drift = "
+            "median over frames of the mean distance of non-mouth canonical landmarks (generated video, tracked) to "
+            "the source photo's own landmarks (the photo tracked as a still, exactly what the renderer animates), ÷ inter-ocular "
             "distance. Re-tracking floor = the same drift for a motionless 50-frame video of the photo's crop (H.264, "
             "video tracker): what tracking alone costs. The last drift column compares with the real clip's "
             "frame 0 as tracked inside the clip (this bench's reference until now): the video tracker's "
@@ -134,7 +135,8 @@ def main() -> None:
             "dilated person mask with `--still`.\n\n"
             + table + f"\n\nMean mouth-opening correlation {mean_corr:.2f} at lag 0, **{mean_synced:.2f}** with the "
             f"footage's sync error undone (target ≥ 0.6); generated AV offset − lip lead {calibrated} frames "
-            f"(target 0 ± 1; generated − real {rel}); median speed {statistics.median(r['fps'] for r in rows):.1f} frames/s "
+            f"(target 0 ± 1; generated − real {rel}); median speed "
+            f"{statistics.median(r['fps'] for r in rows):.1f} frames/s "
             f"(target ≥ 25); largest identity drift {100 * max(r['identity'] for r in rows):.2f}% IOD "
             "(target ≤ 2).\n")
     if args.clips:

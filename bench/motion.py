@@ -20,9 +20,9 @@ import torch  # noqa: E402
 
 from bench._report import SHARED_DATA, machine_line, markdown_table, write_section  # noqa: E402
 from talkface.audio.features import SpeechFeatures  # noqa: E402
-from talkface.eval import (SPEECH_SIGNALS, audio_beats, av_offset, beat_alignment, footage_synced_correlation,  # noqa: E402,E501
-                           blink_duration, blink_rate, lagged_correlation, motion_beats, mouth_correlation,
-                           pose_diversity, speech_envelope)
+from talkface.eval import (SPEECH_SIGNALS, audio_beats, av_offset, beat_alignment,  # noqa: E402
+                           blink_duration, blink_rate, footage_synced_correlation, lagged_correlation, motion_beats,
+                           mouth_correlation, pose_diversity, speech_envelope)
 from talkface.face import mouth_opening  # noqa: E402
 from talkface.face.geometry import euler_degrees  # noqa: E402
 from talkface.media import load_audio  # noqa: E402

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from talkface.eval import (PSNR_CAP_DB, av_offset, beat_alignment, blink_duration, blink_rate, face_box,
-                           footage_synced_correlation, lagged_correlation, landmark_distance, lmd_metrics, motion_beats, mouth_correlation,
-                           pearson, pose_diversity, psnr, speech_envelope, ssim)
+                           footage_synced_correlation, lagged_correlation, landmark_distance, lmd_metrics,
+                           motion_beats, mouth_correlation, pearson, pose_diversity, psnr, speech_envelope, ssim)
 from talkface.eval.landmarks import MOUTH_INDICES
 
 

@@ -212,12 +212,12 @@ def train_expression(train: list[Clip], held: list[Clip], steps: int, seed: int,
     """Train the ExpNet-like mouth generator, an ensemble of `members` seeds (shipped weights when `save`);
     returns its held-out numbers.
 
-    With `align` (default since session 6), each clip's speech is shifted so its measured AV offset equals the
-    median over the clips, the `sync_lead` stored with the model: real footage is often a few frames out of sync
-    (our clips -2..+8), and unaligned clips teach a blurred timing. Inputs are the phoneme encoder's features, plus the log-mel with
-    `use_mel` (off by default: with ~140 s of training speech the 320 log-mel inputs let the net learn the training
-    voices; phoneme features alone generalised better to held-out speakers, in a speaker-grouped cross-validation on
-    the training clips and on the held-out clips)."""
+    With `align` (the default), each clip's speech is shifted so its measured AV offset equals the median over the
+    clips, the `sync_lead` stored with the model: real footage is often a few frames out of sync (our clips
+    -2..+8), and unaligned clips teach a blurred timing. Inputs are the phoneme encoder's features, plus the
+    log-mel with `use_mel` (off by default: with ~140 s of training speech the 320 log-mel inputs let the net learn
+    the training voices; phoneme features alone generalised better to held-out speakers, in a speaker-grouped
+    cross-validation on the training clips and on the held-out clips)."""
     from .expression import ExpEnsemble, ExpressionConfig, load_expression, save_expression
 
     use_ph = True  # the phoneme encoder ships with the package
