@@ -7,11 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from talkface.eval import blink_duration, blink_rate, lagged_correlation, mouth_correlation
+from talkface.eval import av_offset, blink_duration, blink_rate, lagged_correlation, mouth_correlation
 from talkface.face import mouth_opening
 from talkface.face.geometry import euler_degrees
 from talkface.motion import MotionControls, generate_motion
-from talkface.motion.expression import generate_mouth
+from talkface.motion.expression import expression_sync_lead, generate_mouth
 from talkface.motion.train import mouth_gap_series
 
 TEN_MINUTES = 25 * 600
@@ -45,6 +45,20 @@ def test_lips_follow_held_out_speech(held_out_speech, tracks, weights):
     assert mouth_correlation(gen, real) > 0.45
     lags, curve = lagged_correlation(gen, real, 5)
     assert abs(int(lags[np.nanargmax(curve)])) <= 1
+
+
+def test_generated_mouth_keeps_the_lip_lead_of_in_sync_footage(held_out_speech, tracks, weights):
+    """The generator was trained on clips aligned to their median AV offset (the lips' natural lead over the sound):
+    on held-out speech its mouth shows that offset, and delaying the audio by 4 frames moves it by 4."""
+    tr = tracks["talk"]
+    ref = tr.landmarks3d[0]
+    gen = mouth_gap_series(generate_mouth(held_out_speech, ref, tr.n_frames), ref)
+    times = (np.arange(len(held_out_speech.openness)) + 0.5) / held_out_speech.posterior_fps
+    openness = np.interp(np.arange(tr.n_frames) / 25.0, times, held_out_speech.openness)
+    lead = expression_sync_lead()
+    assert lead in (0, 1, 2) and abs(av_offset(gen, openness).offset - lead) <= 1
+    late = np.concatenate([np.full(4, openness[0]), openness[:-4]])
+    assert abs(av_offset(gen, late).offset - (lead + 4)) <= 1
 
 
 def test_silence_closes_an_open_mouth(tracks, weights):
