@@ -61,6 +61,24 @@ def test_generated_mouth_keeps_the_lip_lead_of_in_sync_footage(held_out_speech, 
     assert abs(av_offset(gen, late).offset - (lead + 4)) <= 1
 
 
+def test_on_late_audio_footage_the_generator_matches_the_mouth_once_the_footage_offset_is_undone(data_dir, weights):
+    """wda_aoc (held out) has its audio 3 frames late against the lips, 2 more than in-sync footage: the generator
+    follows the audio, so it matches the real mouth far better with that footage offset undone than at lag 0."""
+    from talkface.eval import footage_synced_correlation
+    from talkface.motion.data import Clip, cached_speech, cached_track, speaker_of
+    from talkface.motion.train import speech_offset
+
+    path = data_dir / "videos" / "wda_aoc.mp4"
+    clip = Clip(path.name, speaker_of(path.name), cached_track(path), cached_speech(path))
+    ref = clip.track.landmarks3d[0]
+    gen = mouth_gap_series(generate_mouth(clip.speech, ref, clip.track.n_frames), ref)
+    real = mouth_opening(clip.track)
+    offset = speech_offset(clip)
+    assert offset - expression_sync_lead() >= 2
+    synced = footage_synced_correlation(gen, real, offset, expression_sync_lead())
+    assert synced > 0.6 and synced > mouth_correlation(gen, real) + 0.2
+
+
 def test_silence_closes_an_open_mouth(tracks, weights):
     """From a reference photo with the mouth wide open, two seconds of silence close it to the clip's closed level."""
     tr = tracks["talk"]
