@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from talkface.eval import av_offset, blink_duration, blink_rate, lagged_correlation, mouth_correlation
+from talkface.eval.sync import openness_at_frames
 from talkface.face import mouth_opening
 from talkface.face.geometry import euler_degrees
 from talkface.motion import MotionControls, generate_motion
@@ -53,8 +54,7 @@ def test_generated_mouth_keeps_the_lip_lead_of_in_sync_footage(held_out_speech, 
     tr = tracks["talk"]
     ref = tr.landmarks3d[0]
     gen = mouth_gap_series(generate_mouth(held_out_speech, ref, tr.n_frames), ref)
-    times = (np.arange(len(held_out_speech.openness)) + 0.5) / held_out_speech.posterior_fps
-    openness = np.interp(np.arange(tr.n_frames) / 25.0, times, held_out_speech.openness)
+    openness = openness_at_frames(held_out_speech, tr.n_frames)
     lead = expression_sync_lead()
     assert lead in (0, 1, 2) and abs(av_offset(gen, openness).offset - lead) <= 1
     late = np.concatenate([np.full(4, openness[0]), openness[:-4]])

@@ -154,9 +154,13 @@ def encoder_openness(audio: np.ndarray, sr: int, n_frames: int, fps: float = 25.
     posteriors, 0..1), linearly interpolated at each video frame's instant k / fps."""
     from ..audio.features import compute_features
 
-    feats = compute_features(audio, sr)
-    op = np.asarray(feats.openness, np.float64)
-    times = (np.arange(len(op)) + 0.5) / feats.posterior_fps
+    return openness_at_frames(compute_features(audio, sr), n_frames, fps)
+
+
+def openness_at_frames(features, n_frames: int, fps: float = 25.0) -> np.ndarray:
+    """The openness read-out of computed `SpeechFeatures` at each video frame's instant k / fps (linear)."""
+    op = np.asarray(features.openness, np.float64)
+    times = (np.arange(len(op)) + 0.5) / features.posterior_fps
     return np.interp(np.arange(n_frames) / fps, times, op).astype(np.float32)
 
 

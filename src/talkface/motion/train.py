@@ -54,10 +54,9 @@ def train_eyes(clips: list[Clip]) -> dict:
 def speech_offset(clip: Clip) -> int:
     """AV offset of a training clip (frames; > 0 = audio late): tracked mouth vs the encoder's openness read-out."""
     from ..eval import av_offset
+    from ..eval.sync import openness_at_frames
 
-    op = np.asarray(clip.speech.openness, np.float64)
-    times = (np.arange(len(op)) + 0.5) / clip.speech.posterior_fps
-    openness = np.interp(np.arange(clip.track.n_frames) / clip.track.fps, times, op)
+    openness = openness_at_frames(clip.speech, clip.track.n_frames, clip.track.fps)
     return av_offset(mouth_opening(clip.track), openness).offset
 
 
