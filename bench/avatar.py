@@ -141,7 +141,7 @@ def evaluate_clip(name: str, avatar_dir: Path, workdir: Path, condition: str = "
     tracks: dict = {}  # evaluate's tracks of the two videos, reused for the footage-corrected correlation
     res = evaluate(gen_path, ref_path, groups=["image", "landmarks", "mouth"], cache=tracks)
     v = res.values
-    corr_synced = footage_corrected_mouth_corr(track, load_audio(video), gen_path, ref_path, tracks)
+    corr_synced = footage_corrected_mouth_corr(track, feats, gen_path, ref_path, tracks)
     from talkface.avatar.store import file_digest
     from talkface.motion.weights import weights_path
 
@@ -152,15 +152,16 @@ def evaluate_clip(name: str, avatar_dir: Path, workdir: Path, condition: str = "
             "render_fps": 1.0 / float(np.median(render_times[5:])) if len(render_times) > 5 else float("nan")}
 
 
-def footage_corrected_mouth_corr(track, audio: np.ndarray, gen_path: Path, ref_path: Path, cache: dict) -> float:
+def footage_corrected_mouth_corr(track, feats, gen_path: Path, ref_path: Path, cache: dict) -> float:
     """Mouth corr of the held-out videos with the footage's own sync error undone: the clip's AV offset is measured
-    on the whole real clip (tracked mouth vs the encoder's openness), the lead is the lip generator's."""
+    on the whole real clip (tracked mouth vs the openness of its speech features `feats`), the lead is the lip
+    generator's."""
     from talkface.eval import av_offset, footage_synced_correlation, track_once
-    from talkface.eval.sync import encoder_openness
+    from talkface.eval.sync import openness_at_frames
     from talkface.face import mouth_opening
     from talkface.motion.expression import expression_sync_lead
 
-    offset = av_offset(mouth_opening(track), encoder_openness(audio, 16000, track.n_frames)).offset
+    offset = av_offset(mouth_opening(track), openness_at_frames(feats, track.n_frames)).offset
     gen, ref = mouth_opening(track_once(gen_path, cache)), mouth_opening(track_once(ref_path, cache))
     return footage_synced_correlation(gen, ref, offset, expression_sync_lead())
 
